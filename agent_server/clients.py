@@ -1,0 +1,163 @@
+"""Typed clients for the two services an episode talks to: the policy and a resources server.
+
+They turn transport failures into `EpisodeFailure`s of the right kind, so the episode loop
+reads as the episode and not as error handling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from gym_core.chat_api import SESSION_HEADER, ChatCompletion
+from gym_core.errors import ServiceError, ServiceRejected, ServiceTimeout
+from gym_core.http_client import HttpClient
+from gym_core.protocol import FailureKind, Message, SamplingParams, Task, ToolSchema, Turn
+from gym_core.resources_api import (
+    RespondResponse,
+    SeedResponse,
+    ToolOutput,
+    ToolsResponse,
+    VerifyResponse,
+)
+from gym_core.service import field_errors
+
+__all__ = ["EpisodeFailure", "PolicyClient", "ResourcesClient"]
+
+
+class EpisodeFailure(Exception):
+    """Ends an episode as `status: failed` with this kind and message."""
+
+    def __init__(self, kind: FailureKind, message: str) -> None:
+        super().__init__(message)
+        self.kind: FailureKind = kind
+        self.message = message
+
+
+class PolicyClient:
+    """Calls the policy server's `/v1/chat/completions` for one turn."""
+
+    def __init__(self, http: HttpClient, base_url: str, model: str, timeout_s: float) -> None:
+        self.http = http
+        self.url = f"{base_url.rstrip('/')}/v1/chat/completions"
+        self.model = model
+        self.timeout_s = timeout_s
+
+    async def complete(
+        self,
+        messages: list[Message],
+        tools: list[ToolSchema],
+        sampling: SamplingParams,
+        episode_id: str,
+    ) -> tuple[Message, Turn]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [message.wire() for message in messages],
+            **sampling.model_dump(exclude_none=True),
+        }
+        if tools:
+            body["tools"] = [tool.model_dump(exclude_none=True) for tool in tools]
+        try:
+            answer = await self.http.post(
+                self.url, body, timeout_s=self.timeout_s, headers={SESSION_HEADER: episode_id}
+            )
+        except ServiceTimeout as error:
+            raise EpisodeFailure("policy_timeout", str(error)) from None
+        except ServiceError as error:
+            raise EpisodeFailure("policy_error", str(error)) from None
+        try:
+            completion = ChatCompletion.model_validate(answer)
+        except ValidationError as error:
+            raise EpisodeFailure(
+                "policy_error", f"the policy's answer is not a chat completion: {error}"
+            ) from None
+        if not completion.choices:
+            raise EpisodeFailure("policy_error", "the policy answered with no choices")
+        return completion.turn()
+
+
+class ResourcesClient:
+    """Calls one environment's resources server."""
+
+    def __init__(self, http: HttpClient, base_url: str, timeout_s: float) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self._tools: list[ToolSchema] | None = None
+
+    async def tools(self) -> list[ToolSchema]:
+        """The environment's tools (asked once, then remembered)."""
+        if self._tools is None:
+            answer = await self._call("env_error", "GET", "/tools")
+            self._tools = ToolsResponse.model_validate(answer).tools
+        return self._tools
+
+    async def seed(self, task: Task) -> SeedResponse:
+        try:
+            answer = await self.http.post(
+                f"{self.base_url}/sessions",
+                {"task": task.model_dump(exclude_none=True)},
+                timeout_s=self.timeout_s,
+            )
+        except ServiceRejected as error:
+            raise EpisodeFailure("bad_task", _rejection(error)) from None
+        except ServiceError as error:
+            raise EpisodeFailure("env_error", f"cannot open a session: {error}") from None
+        return SeedResponse.model_validate(answer)
+
+    async def call_tool(self, session_id: str, name: str, arguments: dict[str, Any]) -> ToolOutput:
+        """Run a tool. Arguments the tool rejects come back as an error output for the model."""
+        try:
+            answer = await self.http.post(
+                f"{self.base_url}/sessions/{session_id}/tools/{name}",
+                arguments,
+                timeout_s=self.timeout_s,
+            )
+        except ServiceRejected as error:
+            if error.status == 422:
+                return ToolOutput(
+                    output=f"invalid arguments for {name}: {_rejection(error)}", is_error=True
+                )
+            raise EpisodeFailure("tool_error", f"tool {name}: {_rejection(error)}") from None
+        except ServiceError as error:
+            raise EpisodeFailure("tool_error", f"tool {name}: {error}") from None
+        return ToolOutput.model_validate(answer)
+
+    async def respond(self, session_id: str, messages: list[Message]) -> RespondResponse:
+        answer = await self._call(
+            "env_error",
+            "POST",
+            f"/sessions/{session_id}/respond",
+            {"messages": [message.wire() for message in messages]},
+        )
+        return RespondResponse.model_validate(answer)
+
+    async def verify(
+        self, session_id: str, messages: list[Message], turns: list[Turn]
+    ) -> VerifyResponse:
+        body = {
+            "messages": [message.wire() for message in messages],
+            "turns": [turn.model_dump() for turn in turns],
+            "close": True,
+        }
+        answer = await self._call("verify_error", "POST", f"/sessions/{session_id}/verify", body)
+        return VerifyResponse.model_validate(answer)
+
+    async def close(self, session_id: str) -> None:
+        await self.http.delete(f"{self.base_url}/sessions/{session_id}", timeout_s=self.timeout_s)
+
+    async def _call(self, kind: FailureKind, method: str, path: str, body: Any = None) -> Any:
+        try:
+            return await self.http.request(
+                method, f"{self.base_url}{path}", body, timeout_s=self.timeout_s
+            )
+        except ServiceError as error:
+            raise EpisodeFailure(kind, str(error)) from None
+
+
+def _rejection(error: ServiceRejected) -> str:
+    """The server's reason, field by field when it is a validation error."""
+    if isinstance(error.detail, list):
+        return field_errors(error.detail)
+    return str(error.detail)

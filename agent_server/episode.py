@@ -1,0 +1,171 @@
+"""The default agent, `tool_loop`: one episode from task to verified trajectory.
+
+    open a session -> [ call the policy -> run its tool calls | take the environment's next
+    turn ] until a final answer, `max_turns`, or the token limit -> verify -> close
+
+A final assistant message with nothing more from the environment ends the episode as
+`completed`; `max_turns` or `finish_reason: length` end it as `truncated` (still verified).
+Mistakes the model makes with tools (unknown tool, arguments that are not JSON or do not fit
+the schema, a tool that raises) go back to the model as tool messages. Anything else that
+breaks ends the episode as `failed`, with the kind of failure, and is never scored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+import orjson
+from pydantic import JsonValue
+
+from agent_server.clients import EpisodeFailure, PolicyClient, ResourcesClient
+from gym_core.errors import ServiceError
+from gym_core.protocol import (
+    Failure,
+    Message,
+    RolloutResult,
+    RolloutStatus,
+    SamplingParams,
+    Task,
+    Timing,
+    ToolCall,
+    Turn,
+)
+from gym_core.token_view import build_token_view
+
+__all__ = ["Episode"]
+
+
+@dataclass
+class Episode:
+    """One sample of one task, and everything it accumulates while it runs."""
+
+    task: Task
+    sample_index: int
+    group_id: str
+    episode_id: str
+    max_turns: int
+    sampling: SamplingParams
+    policy: PolicyClient
+    resources: ResourcesClient
+    messages: list[Message] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)
+    timing: Timing = field(default_factory=Timing)
+    tool_calls: int = 0
+    tool_errors: int = 0
+
+    async def run(self) -> RolloutResult:
+        started = time.perf_counter()
+        self.messages = self.task.messages()
+        session_id: str | None = None
+        try:
+            seeded = await self.resources.seed(self.task)
+            session_id = seeded.session_id
+            status = await self._loop(session_id, seeded.interactive)
+            verify_started = time.perf_counter()
+            verdict = await self.resources.verify(session_id, self.messages, self.turns)
+            session_id = None  # verify closed it
+            self.timing.verify_s = time.perf_counter() - verify_started
+            if verdict.failure is not None:
+                return self._result("failed", started, failure=verdict.failure)
+            return self._result(
+                status,
+                started,
+                reward=verdict.reward,
+                reward_components=verdict.reward_components,
+                metrics=verdict.metrics,
+            )
+        except EpisodeFailure as error:
+            return self._result(
+                "failed", started, failure=Failure(kind=error.kind, message=error.message)
+            )
+        finally:
+            if session_id is not None:
+                with contextlib.suppress(ServiceError):
+                    await self.resources.close(session_id)
+
+    async def _loop(self, session_id: str, interactive: bool) -> RolloutStatus:
+        tools = self.task.tools or await self.resources.tools()
+        tool_names = {tool.function.name for tool in tools}
+        for _ in range(self.max_turns):
+            policy_started = time.perf_counter()
+            message, turn = await self.policy.complete(
+                self.messages, tools, self.sampling, self.episode_id
+            )
+            self.timing.policy_s += time.perf_counter() - policy_started
+            self.messages.append(message)
+            self.turns.append(turn)
+            if turn.finish_reason == "length":
+                return "truncated"
+            if message.tool_calls:
+                tools_started = time.perf_counter()
+                for call in message.tool_calls:
+                    self.messages.append(await self._run_tool(session_id, call, tool_names))
+                self.timing.tools_s += time.perf_counter() - tools_started
+                continue
+            if interactive:
+                reply = await self.resources.respond(session_id, self.messages)
+                if not reply.done:
+                    self.messages.extend(reply.messages)
+                    continue
+            return "completed"
+        return "truncated"
+
+    async def _run_tool(self, session_id: str, call: ToolCall, tool_names: set[str]) -> Message:
+        self.tool_calls += 1
+        name = call.function.name
+        output, is_error = await self._tool_output(session_id, call, tool_names)
+        self.tool_errors += is_error
+        return Message(role="tool", tool_call_id=call.id, name=name, content=output)
+
+    async def _tool_output(
+        self, session_id: str, call: ToolCall, tool_names: set[str]
+    ) -> tuple[str, bool]:
+        name = call.function.name
+        if name not in tool_names:
+            available = ", ".join(sorted(tool_names)) or "none"
+            return f"error: there is no tool {name!r}; the tools are: {available}", True
+        try:
+            arguments = orjson.loads(call.function.arguments or "{}")
+        except orjson.JSONDecodeError as error:
+            return f"error: the arguments of {name} are not valid JSON ({error})", True
+        if not isinstance(arguments, dict):
+            return f"error: the arguments of {name} must be a JSON object", True
+        result = await self.resources.call_tool(session_id, name, arguments)
+        return result.output, result.is_error
+
+    def _result(
+        self,
+        status: RolloutStatus,
+        started: float,
+        *,
+        reward: float | None = None,
+        reward_components: dict[str, float] | None = None,
+        metrics: dict[str, JsonValue] | None = None,
+        failure: Failure | None = None,
+    ) -> RolloutResult:
+        self.timing.total_s = time.perf_counter() - started
+        prefix = build_token_view(self.turns)
+        return RolloutResult(
+            task_id=self.task.id,
+            env=self.task.env,
+            group_id=self.group_id,
+            sample_index=self.sample_index,
+            messages=self.messages,
+            turns=self.turns,
+            reward=reward,
+            reward_components=reward_components,
+            metrics={
+                **(metrics or {}),
+                "num_turns": len(self.turns),
+                "num_tool_calls": self.tool_calls,
+                "num_tool_errors": self.tool_errors,
+            },
+            status=status,
+            failure=failure,
+            token_view=prefix.view,
+            prefix_consistent=prefix.consistent,
+            prefix_break_turn=prefix.break_turn,
+            timing=self.timing,
+        )

@@ -1,0 +1,76 @@
+"""The chat-completions answer as the policy server returns it, and the turn read from it.
+
+It is OpenAI's `chat.completion` with the token fields vLLM adds when asked
+(`return_token_ids`): `prompt_token_ids` at the top, `token_ids` on each choice; logprobs in
+OpenAI's `logprobs.content` form. The policy server puts every engine's answer into this shape
+and adds `policy_version` and `token_ids_source`, so the agent reads one shape, and can read
+a vLLM server's own answer directly too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from gym_core.protocol import Message, TokenIdsSource, Turn
+
+__all__ = ["SESSION_HEADER", "ChatChoice", "ChatCompletion", "TokenLogprob"]
+
+SESSION_HEADER = "X-Session-Id"
+"""Sent with every policy call of one episode, so the policy server keeps the episode on one
+engine replica (its prefix cache holds the conversation so far)."""
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class TokenLogprob(_Open):
+    token: str = ""
+    logprob: float
+
+
+class ChoiceLogprobs(_Open):
+    content: list[TokenLogprob] | None = None
+
+
+class ChatChoice(_Open):
+    index: int = 0
+    message: Message
+    finish_reason: str | None = None
+    logprobs: ChoiceLogprobs | None = None
+    token_ids: list[int] | None = None
+    """Completion token ids (vLLM's field name)."""
+
+
+class ChatCompletion(_Open):
+    id: str = ""
+    object: str = "chat.completion"
+    created: int = 0
+    model: str = ""
+    choices: list[ChatChoice]
+    usage: dict[str, Any] | None = None
+    prompt_token_ids: list[int] | None = None
+    policy_version: int = 0
+    token_ids_source: TokenIdsSource | None = None
+
+    def turn(self) -> tuple[Message, Turn]:
+        """The assistant message of the first choice and the turn that produced it."""
+        choice = self.choices[0]
+        logprobs = None
+        if choice.logprobs is not None and choice.logprobs.content is not None:
+            logprobs = [entry.logprob for entry in choice.logprobs.content]
+        has_ids = self.prompt_token_ids is not None and choice.token_ids is not None
+        source = self.token_ids_source or ("engine" if has_ids else "none")
+        message = choice.message.model_copy(update={"role": "assistant"})
+        turn = Turn(
+            prompt_token_ids=self.prompt_token_ids,
+            completion_token_ids=choice.token_ids,
+            completion_logprobs=logprobs,
+            finish_reason=choice.finish_reason or "stop",
+            policy_version=self.policy_version,
+            token_ids_source=source,
+            model=self.model or None,
+        )
+        return message, turn

@@ -1,0 +1,41 @@
+"""The `gym` command. Each subcommand lives in its own module and is imported only when run,
+so `gym --help` and `gym serve` start fast."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from gym_core.errors import GymError
+
+__all__ = ["main"]
+
+COMMANDS = {
+    "serve": ("gym_core.cli.serve", "serve environments: the rollout endpoint and its services"),
+    "rollout": ("gym_core.cli.rollout", "collect rollouts of an environment's tasks into JSONL"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gym", description="RL Gym: reinforcement-learning environments for language models."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except GymError as error:
+        print(f"gym {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

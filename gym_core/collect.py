@@ -1,0 +1,134 @@
+"""Collecting rollouts into a JSONL file that survives interruption.
+
+Each result is appended and flushed the moment it arrives, so a crash loses at most the
+rollouts still running. On `resume`, every (task id, sample index) already in the file is
+skipped, and a task whose group was cut short gets its missing samples under the group id it
+already has, so GRPO groups stay whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from pydantic import ValidationError
+
+from gym_core.errors import ConfigError, ServiceRejected
+from gym_core.protocol import RolloutResult, SamplingParams, Task, new_group_id
+from gym_core.rollout_client import AsyncRolloutClient
+
+__all__ = ["Collection", "collect", "read_results"]
+
+
+@dataclass
+class Collection:
+    """What a collection run produced."""
+
+    results: list[RolloutResult]
+    """Every result in the file, the earlier runs' included."""
+    new: int
+    """Results this run added."""
+    seconds: float
+    rejected: list[str] = field(default_factory=list)
+    """Tasks the endpoint refused (with its reason); they have no result."""
+
+    @property
+    def rollouts_per_second(self) -> float:
+        return self.new / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class _Job:
+    task: Task
+    sample_index: int
+    group_id: str | None
+
+
+def read_results(path: Path) -> list[RolloutResult]:
+    """The results already in `path`; a line cut short by a crash is ignored."""
+    if not path.exists():
+        return []
+    results = []
+    for line in path.read_bytes().splitlines():
+        if not line.strip():
+            continue
+        try:
+            results.append(RolloutResult.model_validate_json(line))
+        except ValidationError:
+            continue
+    return results
+
+
+async def collect(
+    client: AsyncRolloutClient,
+    tasks: list[Task],
+    out: Path,
+    *,
+    samples: int = 1,
+    concurrency: int = 32,
+    resume: bool = False,
+    sampling: SamplingParams | None = None,
+    on_result: Callable[[RolloutResult], None] | None = None,
+) -> Collection:
+    """Run `samples` rollouts of every task, appending each result to `out` as it finishes."""
+    previous = read_results(out)
+    if previous and not resume:
+        raise ConfigError(f"{out} already holds results: pass --resume to continue it")
+    jobs = _pending_jobs(tasks, samples, previous)
+    results = list(previous)
+    rejected: list[str] = []
+    queue: asyncio.Queue[_Job] = asyncio.Queue()
+    for job in jobs:
+        queue.put_nowait(job)
+    started = time.perf_counter()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("ab") as sink:
+
+        async def worker() -> None:
+            while not queue.empty():
+                job = queue.get_nowait()
+                try:
+                    result = await client.rollout(
+                        job.task,
+                        sample_index=job.sample_index,
+                        group_id=job.group_id,
+                        sampling=sampling,
+                    )
+                except ServiceRejected as error:
+                    rejected.append(f"task {job.task.id!r}: {error.detail}")
+                    continue
+                sink.write(orjson.dumps(result.model_dump(mode="json")) + b"\n")
+                sink.flush()
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+
+        workers = max(1, min(concurrency, len(jobs)))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(workers):
+                    group.create_task(worker())
+        except ExceptionGroup as errors:
+            raise errors.exceptions[0] from None
+    return Collection(
+        results=results,
+        new=len(results) - len(previous),
+        seconds=time.perf_counter() - started,
+        rejected=rejected,
+    )
+
+
+def _pending_jobs(tasks: list[Task], samples: int, previous: list[RolloutResult]) -> list[_Job]:
+    done = {(r.task_id, r.sample_index) for r in previous}
+    groups = {r.task_id: r.group_id for r in previous}
+    jobs = []
+    for task in tasks:
+        group_id = groups.get(task.id) or new_group_id()
+        jobs += [
+            _Job(task, index, group_id) for index in range(samples) if (task.id, index) not in done
+        ]
+    return jobs

@@ -1,0 +1,226 @@
+"""The one HTTP client every RL Gym process uses to talk to other services.
+
+Every call has a timeout. Retries are counted and back off exponentially with jitter, and they
+happen only where a retry cannot run the request twice: a connection that could not be opened,
+an answer of 502/503/504 (the service or a proxy in front of it did not take the request), or,
+for GET and DELETE, a kept-alive connection the server had closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from gym_core.errors import (
+    ServiceFailed,
+    ServiceRejected,
+    ServiceTimeout,
+    ServiceUnavailable,
+)
+
+__all__ = ["CLIENT_DEFAULT", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT_S", "HttpClient"]
+
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_CONNECT_TIMEOUT_S = 5.0
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_BACKOFF_S = 0.05
+MAX_BACKOFF_S = 2.0
+DEFAULT_MAX_CONNECTIONS = 1024
+KEEPALIVE_S = 30.0
+"""Shorter than the servers' keep-alive (see `gym_core.service`), so a pooled connection is
+never reused just as the server closes it."""
+RETRYABLE_STATUSES = frozenset({502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "DELETE"})
+
+
+class _Default(enum.Enum):
+    CLIENT = enum.auto()
+
+
+CLIENT_DEFAULT = _Default.CLIENT
+"""Use the timeout the client was made with."""
+Timeout = float | None | _Default
+
+
+class HttpClient:
+    """A pooled aiohttp session with timeouts, bounded retries and typed errors.
+
+    Create one per process (or per service app) and pass it to whatever needs it; close it on
+    shutdown. The aiohttp session is made on first use, inside the running event loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float | None = DEFAULT_TIMEOUT_S,
+        connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        backoff_s: float = DEFAULT_BACKOFF_S,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        token: str | None = None,
+    ) -> None:
+        self.timeout_s = timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        self.max_connections = max_connections
+        self._headers = {"Content-Type": "application/json"}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self.max_connections, keepalive_timeout=KEEPALIVE_S
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, headers=self._headers, json_serialize=_dumps_text
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def get(self, url: str, *, timeout_s: Timeout = CLIENT_DEFAULT) -> Any:
+        return await self.request("GET", url, timeout_s=timeout_s)
+
+    async def post(
+        self,
+        url: str,
+        body: Any = None,
+        *,
+        timeout_s: Timeout = CLIENT_DEFAULT,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        return await self.request("POST", url, body, timeout_s=timeout_s, headers=headers)
+
+    async def delete(self, url: str, *, timeout_s: Timeout = CLIENT_DEFAULT) -> Any:
+        return await self.request("DELETE", url, timeout_s=timeout_s)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        body: Any = None,
+        *,
+        timeout_s: Timeout = CLIENT_DEFAULT,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """Send `body` as JSON (bytes are sent as they are) and return the decoded answer.
+
+        `timeout_s` bounds each attempt; pass `None` explicitly for no bound.
+        """
+        data = _encode(body)
+        timeout = self._timeout(self.timeout_s if timeout_s is CLIENT_DEFAULT else timeout_s)
+        for attempt in range(self.max_retries + 1):
+            retry_reason = ""
+            try:
+                async with self._client_session().request(
+                    method, url, data=data, timeout=timeout, headers=headers
+                ) as response:
+                    payload = await response.read()
+                    if response.status not in RETRYABLE_STATUSES:
+                        return _decode(url, response.status, payload)
+                    detail, message = _reason(payload)
+                    retry_reason = f"HTTP {response.status}: {message or detail}"
+            except aiohttp.ClientConnectorError as error:
+                retry_reason = f"cannot connect ({error.os_error.strerror or error})"
+            except aiohttp.ServerDisconnectedError:
+                if method not in IDEMPOTENT_METHODS:
+                    raise ServiceUnavailable(url, "the server closed the connection") from None
+                retry_reason = "the server closed the connection"
+            except TimeoutError:
+                raise ServiceTimeout(url, f"no answer within {timeout.total}s") from None
+            except aiohttp.ClientError as error:
+                raise ServiceUnavailable(url, f"{type(error).__name__}: {error}") from None
+            if attempt < self.max_retries:
+                await asyncio.sleep(self._backoff(attempt))
+        raise ServiceUnavailable(url, f"{retry_reason} (after {self.max_retries + 1} attempts)")
+
+    async def stream_lines(
+        self, url: str, body: Any, *, idle_timeout_s: Timeout = CLIENT_DEFAULT
+    ) -> AsyncIterator[bytes]:
+        """POST `body` and yield each non-empty line of the answer as it arrives.
+
+        The timeout bounds the wait for each line, not the whole stream. Connection failures
+        are retried as in `request`, but never once a line has been read.
+        """
+        idle = self.timeout_s if idle_timeout_s is CLIENT_DEFAULT else idle_timeout_s
+        timeout = aiohttp.ClientTimeout(total=None, connect=self.connect_timeout_s, sock_read=idle)
+        data = _encode(body)
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = await self._client_session().post(url, data=data, timeout=timeout)
+            except aiohttp.ClientConnectorError as error:
+                if attempt == self.max_retries:
+                    raise ServiceUnavailable(url, f"cannot connect ({error})") from None
+                await asyncio.sleep(self._backoff(attempt))
+                continue
+            async with response:
+                if response.status >= 400:
+                    _decode(url, response.status, await response.read())
+                try:
+                    async for line in response.content:
+                        if line.strip():
+                            yield line
+                except TimeoutError:
+                    raise ServiceTimeout(url, f"no line within {idle}s") from None
+                except aiohttp.ClientError as error:
+                    raise ServiceUnavailable(url, f"stream broke: {error}") from None
+                return
+
+    def _timeout(self, total_s: float | None) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(total=total_s, connect=self.connect_timeout_s)
+
+    def _backoff(self, attempt: int) -> float:
+        return random.uniform(0, min(MAX_BACKOFF_S, self.backoff_s * 2**attempt))
+
+
+def _dumps_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _encode(body: Any) -> bytes | None:
+    if body is None or isinstance(body, bytes):
+        return body
+    return orjson.dumps(body)
+
+
+def _reason(payload: bytes) -> tuple[Any, str | None]:
+    """An error body's structured `detail` (FastAPI's) and its one-line `error`, if any."""
+    try:
+        decoded = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return payload.decode(errors="replace")[:500], None
+    if isinstance(decoded, dict):
+        error = decoded.get("error")
+        return decoded.get("detail", error or decoded), error if isinstance(error, str) else None
+    return decoded, None
+
+
+def _decode(url: str, status: int, payload: bytes) -> Any:
+    if status >= 500:
+        raise ServiceFailed(url, status, *_reason(payload))
+    if status >= 400:
+        raise ServiceRejected(url, status, *_reason(payload))
+    if not payload:
+        return None
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        raise ServiceFailed(url, status, "the answer is not JSON") from None

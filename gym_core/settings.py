@@ -1,0 +1,135 @@
+"""The typed settings of each kind of service.
+
+They live in the shared kernel so that `gym serve` can check every setting before it starts
+anything, and each service validates the same model again when it starts.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gym_core.errors import ConfigError, format_validation_error
+from gym_core.protocol import SamplingParams
+
+__all__ = [
+    "AgentServerOptions",
+    "AgentServerSettings",
+    "AgentSettings",
+    "EnvRoute",
+    "PolicyServerSettings",
+    "ResourcesOptions",
+    "ResourcesServerSettings",
+    "parse_settings",
+]
+
+DEFAULT_SESSION_TTL_S = 600.0
+DEFAULT_VERIFY_CPU_LIMIT_S = 10.0
+DEFAULT_POLICY_TIMEOUT_S = 600.0
+DEFAULT_RESOURCES_TIMEOUT_S = 120.0
+DEFAULT_AGENT_CONCURRENCY = 256
+DEFAULT_REPLICA_CONCURRENCY = 64
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+
+def parse_settings(model: type[SettingsT], data: Any, source: str) -> SettingsT:
+    """`data` checked against `model`; a `ConfigError` naming `source` and each bad key."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(source, error)) from None
+
+
+def default_cpu_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class Settings(BaseModel):
+    """Base of every settings model: a misspelt key is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+class AgentSettings(Settings):
+    """How the agent server runs episodes of one environment."""
+
+    name: Literal["tool_loop"] = "tool_loop"
+    """The episode loop: `tool_loop` calls the policy, runs its tool calls, asks the
+    environment for the next user turn when it has one, and repeats."""
+    max_turns: PositiveInt = 8
+    """Policy calls per episode; reaching it ends the episode as `truncated`."""
+    sampling: SamplingParams = Field(default_factory=SamplingParams)
+    """Default sampling for this environment; tasks and requests override it."""
+
+
+class EnvRoute(Settings):
+    """Where the agent server finds one environment's resources server."""
+
+    url: str
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+
+
+class AgentServerOptions(Settings):
+    """The agent server's settings a user may set (section `agent_server`)."""
+
+    max_concurrency: PositiveInt = DEFAULT_AGENT_CONCURRENCY
+    """Episodes running at once on this server; more queue."""
+    policy_timeout_s: PositiveFloat = DEFAULT_POLICY_TIMEOUT_S
+    resources_timeout_s: PositiveFloat = DEFAULT_RESOURCES_TIMEOUT_S
+
+
+class AgentServerSettings(AgentServerOptions):
+    name: str = "agent"
+    envs: dict[str, EnvRoute]
+    policy_url: str
+    """Base URL of the policy server (OpenAI-compatible, `/v1/chat/completions`)."""
+    policy_model: str = "policy"
+    token: str | None = None
+    """Bearer token this server requires and sends to the services it calls."""
+
+
+class PolicyServerSettings(Settings):
+    """The policy server's settings (section `policy`)."""
+
+    name: str = "policy"
+    engine_urls: list[str] = Field(default_factory=list)
+    """OpenAI-compatible engines (vLLM, SGLang, llama.cpp, OpenAI); empty runs the embedded
+    CPU model."""
+    model: str | None = None
+    """Model name to ask the engines for, or a GGUF path for the embedded model."""
+    engine: Literal["auto", "vllm", "sglang", "llamacpp", "openai", "embedded"] = "auto"
+    """Which request extras to send for token ids; `auto` asks each engine's `/v1/models`."""
+    api_key: str | None = None
+    """Sent to the engines as a bearer token (e.g. an OpenAI key)."""
+    request_timeout_s: PositiveFloat = DEFAULT_POLICY_TIMEOUT_S
+    max_concurrency_per_replica: PositiveInt = DEFAULT_REPLICA_CONCURRENCY
+    token: str | None = None
+
+
+class ResourcesOptions(Settings):
+    """Settings every resources server shares (section `resources`)."""
+
+    session_ttl_s: PositiveFloat = DEFAULT_SESSION_TTL_S
+    """Sessions untouched this long are dropped, so abandoned episodes never leak."""
+    cpu_workers: PositiveInt = Field(default_factory=default_cpu_workers)
+    """Worker processes for CPU-heavy verification."""
+    verify_cpu_limit_s: PositiveFloat = DEFAULT_VERIFY_CPU_LIMIT_S
+    """CPU seconds (not wall-clock) one verification may use."""
+
+
+class ResourcesServerSettings(ResourcesOptions):
+    name: str
+    """The environment's name."""
+    server: str
+    """Import string of the environment's `ResourcesServer` subclass (`module:Class`)."""
+    env_settings: dict[str, Any] = Field(default_factory=dict)
+    """The environment's own settings, checked by its `settings_model`."""
+    token: str | None = None

@@ -1,0 +1,205 @@
+"""The HTTP service around an environment (see `gym_core.resources_api` for the routes).
+
+The environment's code answers the questions only it can (its task's fields, its state, its
+tools, its reward); this module owns everything else: sessions and their expiry, argument
+validation, turning a tool's exception into a message for the model, turning a verifier's
+failure into a typed failure rather than a reward of 0, and the CPU worker pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from gym_core.errors import ConfigError
+from gym_core.imports import import_object
+from gym_core.protocol import Failure, Message
+from gym_core.resources_api import (
+    RespondRequest,
+    RespondResponse,
+    SeedRequest,
+    SeedResponse,
+    ToolOutput,
+    ToolsResponse,
+    VerifyRequest,
+    VerifyResponse,
+)
+from gym_core.service import create_service_app
+from gym_core.settings import ResourcesServerSettings, parse_settings
+from resources_server.base import ResourcesServer, ToolError, Trajectory, Verdict
+from resources_server.cpu_pool import CallFailed, CpuPool, CpuTimeExceeded, WorkerLost
+from resources_server.sessions import Session, SessionStore, UnknownSession
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("rl_gym.resources")
+
+
+def create_app(raw_settings: dict[str, Any]) -> FastAPI:
+    """The resources server app for the environment named in the settings."""
+    settings = parse_settings(ResourcesServerSettings, raw_settings, "resources server settings")
+    server_class = import_object(settings.server)
+    if not (isinstance(server_class, type) and issubclass(server_class, ResourcesServer)):
+        raise ConfigError(f"{settings.server!r} is not a ResourcesServer subclass")
+    env_settings = parse_settings(
+        server_class.settings_model, settings.env_settings, f"envs.{settings.name}.settings"
+    )
+    pool = CpuPool(
+        settings.cpu_workers,
+        cpu_limit_s=settings.verify_cpu_limit_s,
+        preload=server_class.cpu_preload,
+    )
+    return build_app(server_class(env_settings, pool), pool, settings)
+
+
+def build_app(
+    server: ResourcesServer[Any, Any], pool: CpuPool, settings: ResourcesServerSettings
+) -> FastAPI:
+    sessions = SessionStore(settings.session_ttl_s)
+    specs = server.tool_specs()
+    interactive = server.interactive()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if server.cpu_preload:
+            pool.start()
+        await server.startup()
+        sweeper = asyncio.create_task(sessions.expire_forever())
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            await server.shutdown()
+            await pool.close()
+
+    app = create_service_app(f"env-{settings.name}", token=settings.token, lifespan=lifespan)
+    metrics = app.state.metrics
+
+    def session_or_404(session_id: str) -> Session:
+        try:
+            return sessions.get(session_id)
+        except UnknownSession:
+            raise HTTPException(
+                404,
+                f"no session {session_id!r}: it was closed, expired after "
+                f"{settings.session_ttl_s:g}s idle, or never existed",
+            ) from None
+
+    def count_sessions() -> None:
+        metrics.set_gauge("sessions_open", len(sessions))
+
+    @app.get("/tools")
+    async def list_tools() -> ToolsResponse:
+        return ToolsResponse(tools=server.tool_schemas())
+
+    @app.post("/sessions")
+    async def open_session(request: SeedRequest) -> SeedResponse:
+        try:
+            task = server.task_model.model_validate(request.task.model_dump())
+        except ValidationError as error:
+            raise RequestValidationError(_located(error, "task")) from None
+        try:
+            state = await server.seed(task)
+        except ToolError as error:
+            raise HTTPException(422, f"task {task.id!r} cannot be seeded: {error}") from None
+        session = sessions.open(task, state)
+        count_sessions()
+        return SeedResponse(session_id=session.id, interactive=interactive)
+
+    @app.post("/sessions/{session_id}/tools/{tool_name}")
+    async def call_tool(session_id: str, tool_name: str, request: Request) -> ToolOutput:
+        session = session_or_404(session_id)
+        spec = specs.get(tool_name)
+        if spec is None:
+            raise HTTPException(
+                404, f"no tool {tool_name!r}; this environment has: {', '.join(specs) or 'none'}"
+            )
+        try:
+            raw = orjson.loads(await request.body() or b"{}")
+            arguments = spec.arguments_model.model_validate(raw)
+        except orjson.JSONDecodeError:
+            raise HTTPException(422, "the tool's arguments must be a JSON object") from None
+        except ValidationError as error:
+            raise RequestValidationError(_located(error, "arguments")) from None
+        method = getattr(server, spec.method_name)
+        try:
+            result = await method(session.state, **dict(arguments))
+        except ToolError as error:
+            return ToolOutput(output=str(error), is_error=True)
+        except Exception as error:
+            log.exception("tool %s raised", tool_name)
+            metrics.count_failure("tool_raised")
+            return ToolOutput(output=f"{type(error).__name__}: {error}", is_error=True)
+        text = result if isinstance(result, str) else orjson.dumps(result).decode()
+        return ToolOutput(output=text)
+
+    @app.post("/sessions/{session_id}/respond")
+    async def respond(session_id: str, request: RespondRequest) -> RespondResponse:
+        session = session_or_404(session_id)
+        trajectory = Trajectory(messages=request.messages)
+        reply = await server.respond(session.task, session.state, trajectory)
+        if isinstance(reply, str):
+            reply = [Message(role="user", content=reply)]
+        return RespondResponse(messages=reply or [])
+
+    @app.post("/sessions/{session_id}/verify")
+    async def verify(session_id: str, request: VerifyRequest) -> VerifyResponse:
+        session = session_or_404(session_id)
+        trajectory = Trajectory(messages=request.messages, turns=request.turns)
+        try:
+            verdict = await server.verify(session.task, trajectory, session.state)
+            return _verified(verdict)
+        except CpuTimeExceeded as error:
+            return _failed(metrics, "verify_timeout", f"verification {error}")
+        except (CallFailed, WorkerLost) as error:
+            return _failed(metrics, "verify_error", f"verification failed: {error}")
+        except Exception as error:
+            log.exception("verify raised")
+            return _failed(
+                metrics, "verify_error", f"verify raised {type(error).__name__}: {error}"
+            )
+        finally:
+            if request.close:
+                sessions.close(session_id)
+                count_sessions()
+
+    @app.delete("/sessions/{session_id}")
+    async def close_session(session_id: str) -> dict[str, bool]:
+        closed = sessions.close(session_id)
+        count_sessions()
+        return {"closed": closed}
+
+    return app
+
+
+def _located(error: ValidationError, prefix: str) -> list[dict[str, Any]]:
+    """The validation problems with their location under `prefix` (`task.answer`)."""
+    return [
+        {"loc": [prefix, *problem["loc"]], "msg": problem["msg"], "type": problem["type"]}
+        for problem in error.errors()
+    ]
+
+
+def _verified(verdict: Verdict | float) -> VerifyResponse:
+    if not isinstance(verdict, Verdict):
+        verdict = Verdict(reward=float(verdict))
+    if not math.isfinite(verdict.reward):
+        raise ValueError(f"the reward must be a finite number, got {verdict.reward}")
+    return VerifyResponse(
+        reward=verdict.reward, reward_components=verdict.components, metrics=verdict.metrics
+    )
+
+
+def _failed(metrics: Any, kind: Any, message: str) -> VerifyResponse:
+    metrics.count_failure(kind)
+    return VerifyResponse(failure=Failure(kind=kind, message=message))
