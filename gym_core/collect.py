@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import orjson
 from pydantic import ValidationError
@@ -21,7 +21,7 @@ from gym_core.errors import ConfigError, ServiceRejected
 from gym_core.protocol import RolloutResult, SamplingParams, Task, new_group_id
 from gym_core.rollout_client import AsyncRolloutClient
 
-__all__ = ["Collection", "collect", "read_results"]
+__all__ = ["Collection", "Progress", "collect", "read_results"]
 
 
 @dataclass
@@ -39,6 +39,14 @@ class Collection:
     @property
     def rollouts_per_second(self) -> float:
         return self.new / self.seconds if self.seconds > 0 else 0.0
+
+
+class Progress(Protocol):
+    """Told how many rollouts a run will make, then of each as it finishes."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, result: RolloutResult) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -72,13 +80,16 @@ async def collect(
     concurrency: int = 32,
     resume: bool = False,
     sampling: SamplingParams | None = None,
-    on_result: Callable[[RolloutResult], None] | None = None,
+    progress: Progress | None = None,
 ) -> Collection:
     """Run `samples` rollouts of every task, appending each result to `out` as it finishes."""
     previous = read_results(out)
     if previous and not resume:
         raise ConfigError(f"{out} already holds results: pass --resume to continue it")
+    _drop_partial_last_line(out)
     jobs = _pending_jobs(tasks, samples, previous)
+    if progress is not None:
+        progress.start(len(jobs))
     results = list(previous)
     rejected: list[str] = []
     queue: asyncio.Queue[_Job] = asyncio.Queue()
@@ -104,8 +115,8 @@ async def collect(
                 sink.write(orjson.dumps(result.model_dump(mode="json")) + b"\n")
                 sink.flush()
                 results.append(result)
-                if on_result is not None:
-                    on_result(result)
+                if progress is not None:
+                    progress.advance(result)
 
         workers = max(1, min(concurrency, len(jobs)))
         try:
@@ -120,6 +131,16 @@ async def collect(
         seconds=time.perf_counter() - started,
         rejected=rejected,
     )
+
+
+def _drop_partial_last_line(path: Path) -> None:
+    """A crash can leave half a line at the end; cut it, so the next line starts clean."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    data = path.read_bytes()
+    if not data.endswith(b"\n"):
+        with path.open("r+b") as sink:
+            sink.truncate(data.rfind(b"\n") + 1)
 
 
 def _pending_jobs(tasks: list[Task], samples: int, previous: list[RolloutResult]) -> list[_Job]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -90,44 +88,51 @@ async def _collect(
 ) -> Collection:
     if launcher is not None:
         await launcher.wait_ready()
-    total = len(tasks) * args.samples
-    async with (
-        _progress(total) as advance,
-        AsyncRolloutClient(endpoint, token=config.serve.token) as client,
-    ):
-        return await collect(
-            client,
-            tasks,
-            args.out,
-            samples=args.samples,
-            concurrency=args.concurrency,
-            resume=args.resume,
-            sampling=sampling,
-            on_result=advance,
+    with ProgressBar() as progress:
+        async with AsyncRolloutClient(endpoint, token=config.serve.token) as client:
+            return await collect(
+                client,
+                tasks,
+                args.out,
+                samples=args.samples,
+                concurrency=args.concurrency,
+                resume=args.resume,
+                sampling=sampling,
+                progress=progress,
+            )
+
+
+class ProgressBar:
+    """Rollouts done out of planned, and the mean reward so far, on stderr."""
+
+    def __init__(self) -> None:
+        self._bar = Progress(
+            TextColumn("rollouts"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[note]}"),
+            console=Console(stderr=True),
         )
+        self._task = self._bar.add_task("rollouts", total=None, note="")
+        self._rewards: list[float] = []
 
+    def start(self, total: int) -> None:
+        self._bar.update(self._task, total=total)
 
-@contextlib.asynccontextmanager
-async def _progress(total: int) -> AsyncIterator[Any]:
-    progress = Progress(
-        TextColumn("rollouts"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[note]}"),
-        console=Console(stderr=True),
-    )
-    bar = progress.add_task("rollouts", total=total, note="")
-    rewards: list[float] = []
-
-    def advance(result: RolloutResult) -> None:
+    def advance(self, result: RolloutResult) -> None:
         if result.reward is not None:
-            rewards.append(result.reward)
-        note = f"mean reward {sum(rewards) / len(rewards):.3f}" if rewards else ""
-        progress.update(bar, advance=1, note=note)
+            self._rewards.append(result.reward)
+        mean = sum(self._rewards) / len(self._rewards) if self._rewards else None
+        note = "" if mean is None else f"mean reward {mean:.3f}"
+        self._bar.update(self._task, advance=1, note=note)
 
-    with progress:
-        yield advance
+    def __enter__(self) -> ProgressBar:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._bar.stop()
 
 
 def _report(collection: Collection, args: argparse.Namespace) -> None:

@@ -1,0 +1,172 @@
+"""`gym serve` and `gym rollout` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gym_core.cli import main
+from gym_core.collect import read_results
+from tests.conftest import scripted_engine
+from tests.gym_core.test_protocol import PEER_DATA
+
+RULES = [
+    {"match": "What is 2\\+2", "reply": "It is \\boxed{4}."},
+    {"match": "1000 digit numbers", "reply": "\\boxed{32}"},
+    {"reply": "I think \\boxed{0}"},
+]
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[str]:
+    with scripted_engine(RULES) as url:
+        yield url
+
+
+def write_tasks(path: Path, count: int = 3) -> Path:
+    rows = [{"id": "sum", "env": "math", "prompt": "What is 2+2?", "answer": "4"}]
+    rows += [
+        {"id": f"q{i}", "env": "math", "prompt": f"q{i}", "answer": "1"} for i in range(count - 1)
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def test_rollout_collects_reports_and_resumes(
+    engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tasks = write_tasks(tmp_path / "tasks.jsonl")
+    out = tmp_path / "out.jsonl"
+    args = [str(tasks), "--out", str(out), "--policy-url", engine, "--samples", "2"]
+    assert main(["rollout", *args, "--limit", "2"]) == 0
+    first = read_results(out)
+    assert sorted((r.task_id, r.sample_index) for r in first) == [
+        ("q0", 0),
+        ("q0", 1),
+        ("sum", 0),
+        ("sum", 1),
+    ]
+    report = capsys.readouterr().out
+    assert re.search(r"mean reward \(scored rollouts\)\s*│\s*0\.5000", report)
+    assert "pass@2" in report
+
+    assert main(["rollout", *args]) == 2
+    assert "already holds results: pass --resume" in capsys.readouterr().err
+
+    assert main(["rollout", *args, "--resume"]) == 0
+    results = read_results(out)
+    assert len(results) == 6
+    assert results[:4] == first
+    groups = {r.task_id: {x.group_id for x in results if x.task_id == r.task_id} for r in results}
+    assert all(len(ids) == 1 for ids in groups.values())
+    assert "new rollouts this run" in capsys.readouterr().out
+
+
+def test_rollout_resume_completes_a_group_cut_short(engine: str, tmp_path: Path) -> None:
+    tasks = write_tasks(tmp_path / "tasks.jsonl", count=1)
+    out = tmp_path / "out.jsonl"
+    assert main(["rollout", str(tasks), "--out", str(out), "--policy-url", engine]) == 0
+    with out.open("a") as sink:
+        sink.write('{"task_id": "sum", "truncated li')  # a crash mid-write
+    args = [str(tasks), "--out", str(out), "--policy-url", engine, "--samples", "3", "--resume"]
+    assert main(["rollout", *args]) == 0
+    results = read_results(out)
+    assert sorted(r.sample_index for r in results) == [0, 1, 2]
+    assert len({r.group_id for r in results}) == 1
+
+
+def test_the_peer_math_rows_run_unchanged(engine: str, tmp_path: Path) -> None:
+    rows = PEER_DATA / "math_with_judge" / "example.jsonl"
+    if not rows.exists():
+        pytest.skip(f"the peer's rows are not at {rows}")
+    out = tmp_path / "out.jsonl"
+    assert (
+        main(["rollout", str(rows), "--env", "math", "--out", str(out), "--policy-url", engine])
+        == 0
+    )
+    results = read_results(out)
+    assert len(results) == 5
+    assert all(r.status == "completed" for r in results)
+    assert sum(r.reward for r in results) == 1.0  # the scripted policy knows one answer
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["rollout", "maht", "--out", "x.jsonl"], "Did you mean 'math'?"),
+        (["serve", "maht", "--policy-url", "http://127.0.0.1:1"], "Did you mean 'math'?"),
+        (["serve", "math", "--host", "0.0.0.0"], "set serve.token"),
+        (["rollout", "math", "--out", "x.jsonl", "--samples", "0"], "--samples must be at least 1"),
+    ],
+)
+def test_mistakes_are_one_clear_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def processes_marked(mark: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if f"RL_GYM_TEST_MARK={mark}".encode() in environ:
+            found.append(int(entry.name))
+    return found
+
+
+def test_serve_starts_everything_and_sigterm_leaves_nothing_behind(engine: str) -> None:
+    mark = uuid.uuid4().hex
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from gym_core.cli import main; raise SystemExit(main())",
+            "serve",
+            "math",
+            "--policy-url",
+            engine,
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "RL_GYM_TEST_MARK": mark},
+    )
+    try:
+        banner = process.stdout.readline() + process.stdout.readline()
+        assert "RL Gym is serving math" in banner
+        endpoint = re.search(r"rollout endpoint: (http://\S+)/v1/rollouts", banner).group(1)
+        from gym_core.rollout_client import RolloutClient
+
+        with RolloutClient(endpoint) as client:
+            [result] = client.rollouts(
+                [{"id": "s", "env": "math", "prompt": "What is 2+2?", "answer": "4"}]
+            )
+        assert result.reward == 1.0
+        assert len(processes_marked(mark)) >= 4  # launcher, policy, math (+ its CPU workers), agent
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        process.stdout.close()
+    deadline = time.monotonic() + 10
+    while processes_marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_marked(mark) == []

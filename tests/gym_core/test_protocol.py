@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from gym_core.protocol import Message, SamplingParams, Task
+
+PEER_DATA = Path(__file__).resolve().parents[3] / "shared" / "peer_data" / "nemo_gym"
+
+
+def peer_rows(name: str) -> list[dict]:
+    path = PEER_DATA / name / "example.jsonl"
+    if not path.exists():
+        pytest.skip(f"the peer's example rows are not at {path}")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_a_prompt_string_is_one_user_message() -> None:
+    task = Task(id="t", env="math", prompt="What is 2+2?", answer="4")
+    assert task.messages() == [Message(role="user", content="What is 2+2?")]
+    assert task.env_fields() == {"answer": "4"}
+
+
+def test_integer_ids_become_strings_but_prompts_stay_typed() -> None:
+    assert Task.model_validate({"id": 7, "env": "e", "prompt": "x"}).id == "7"
+    with pytest.raises(ValidationError, match="prompt"):
+        Task.model_validate({"id": "a", "env": "e", "prompt": 3})
+
+
+def test_text_content_parts_are_joined() -> None:
+    message = Message.model_validate(
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "a"}, {"type": "input_text", "text": "b"}],
+        }
+    )
+    assert message.content == "ab"
+    with pytest.raises(ValidationError, match="only text"):
+        Message.model_validate(
+            {"role": "user", "content": [{"type": "image_url", "image_url": {}}]}
+        )
+
+
+def test_nemo_math_rows_convert_with_their_verifier_fields() -> None:
+    for row in peer_rows("math_with_judge"):
+        task = Task.model_validate({**row, "env": "math"})
+        assert task.messages()[0].role == "user"
+        assert task.messages()[0].content == row["responses_create_params"]["input"][0]["content"]
+        assert task.env_fields()["expected_answer"] == row["expected_answer"]
+        assert task.id == Task.model_validate({**row, "env": "math"}).id  # stable
+
+
+def test_nemo_tool_rows_convert_flat_tools_and_developer_messages() -> None:
+    row = peer_rows("example_single_tool_call")[0]
+    task = Task.model_validate({**row, "env": "weather"})
+    assert task.tools is not None
+    assert task.tools[0].function.name == "get_weather"
+    assert task.tools[0].function.parameters["required"] == ["city"]
+    assert [m.role for m in task.messages()] == ["system", "user"]
+
+
+def test_nemo_multi_turn_rows_keep_the_whole_conversation() -> None:
+    row = peer_rows("calendar")[0]
+    task = Task.model_validate({**row, "env": "calendar"})
+    roles = [m.role for m in task.messages()]
+    assert roles[0] == "system"
+    assert roles[-1] == "user"
+    assert "exp_cal_state" in task.env_fields()
+
+
+def test_nemo_function_call_items_become_tool_calls() -> None:
+    row = {
+        "responses_create_params": {
+            "input": [
+                {"role": "user", "content": "weather?"},
+                {
+                    "type": "function_call",
+                    "call_id": "c1",
+                    "name": "get_weather",
+                    "arguments": "{}",
+                },
+                {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
+            ],
+            "max_output_tokens": 64,
+        },
+        "env": "weather",
+    }
+    task = Task.model_validate(row)
+    assistant, tool = task.messages()[1:]
+    assert assistant.tool_calls[0].function.name == "get_weather"
+    assert tool.tool_call_id == "c1"
+    assert task.sampling == SamplingParams(max_tokens=64)
+
+
+def test_request_sampling_overrides_task_sampling() -> None:
+    base = SamplingParams(temperature=0.7, max_tokens=100)
+    merged = base.merged(SamplingParams(max_tokens=10, top_k=5))
+    assert merged.temperature == 0.7
+    assert merged.max_tokens == 10
+    assert merged.model_extra == {"top_k": 5}
+    assert base.merged(None) is base

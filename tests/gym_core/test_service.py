@@ -1,0 +1,96 @@
+"""The service base every server is built on, tested on the smallest app that uses it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import aiohttp
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from gym_core.launch.local import start_service, stop_processes
+from gym_core.service import create_service_app
+from tests.conftest import wait_healthy
+
+
+class Item(BaseModel):
+    name: str
+    count: int
+
+
+def create_app(settings: dict) -> FastAPI:
+    app = create_service_app("tiny", token=settings.get("token"))
+
+    @app.post("/items")
+    async def add(item: Item) -> Item:
+        return item
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    return app
+
+
+@pytest.fixture(scope="module", params=[None, "s3cret"], ids=["open", "token"])
+def service(request: pytest.FixtureRequest) -> Iterator[tuple[str, str | None]]:
+    process = start_service(f"{__name__}:create_app", {"token": request.param}, name="tiny")
+    try:
+        wait_healthy(process)
+        yield process.url, request.param
+    finally:
+        stop_processes([process])
+
+
+async def call(
+    url: str, method: str, path: str, token: str | None, **kwargs: object
+) -> tuple[int, str]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        aiohttp.ClientSession(headers=headers) as session,
+        session.request(method, f"{url}{path}", **kwargs) as response,  # type: ignore[arg-type]
+    ):
+        return response.status, await response.text()
+
+
+async def test_health_is_open_and_metrics_count_requests(service: tuple[str, str | None]) -> None:
+    url, token = service
+    assert await call(url, "GET", "/healthz", None) == (200, '{"status":"ok","service":"tiny"}')
+    await call(url, "POST", "/items", token, json={"name": "a", "count": 1})
+    status, text = await call(url, "GET", "/metrics", token)
+    assert status == 200
+    assert 'rlgym_requests_total{service="tiny",method="POST",route="/items",status="200"}' in text
+    assert (
+        'rlgym_request_seconds_bucket{service="tiny",method="POST",route="/items",le="+Inf"}'
+        in text
+    )
+    assert 'rlgym_in_flight{service="tiny"} 1' in text
+
+
+async def test_422_names_the_field(service: tuple[str, str | None]) -> None:
+    url, token = service
+    status, text = await call(url, "POST", "/items", token, json={"name": "a", "count": "many"})
+    assert status == 422
+    assert '"error":"count: Input should be a valid integer' in text
+
+
+async def test_an_unhandled_error_is_a_500_without_a_traceback(
+    service: tuple[str, str | None],
+) -> None:
+    url, token = service
+    status, text = await call(url, "GET", "/boom", token)
+    assert status == 500
+    assert "internal error: RuntimeError: secret internals" in text
+    assert "Traceback" not in text
+    status, _ = await call(url, "GET", "/healthz", None)
+    assert status == 200
+
+
+async def test_a_token_guards_everything_but_health(service: tuple[str, str | None]) -> None:
+    url, token = service
+    if token is None:
+        pytest.skip("this server runs without a token")
+    assert (await call(url, "GET", "/metrics", None))[0] == 401
+    assert (await call(url, "GET", "/metrics", "wrong"))[0] == 401
+    assert (await call(url, "GET", "/metrics", token))[0] == 200

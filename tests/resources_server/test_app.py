@@ -1,0 +1,154 @@
+"""A resources server over real HTTP: sessions, tools, verification and their errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import aiohttp
+import pytest
+
+from gym_core.errors import ServiceRejected
+from gym_core.http_client import HttpClient
+from gym_core.launch.local import start_service, stop_processes
+from gym_core.settings import ResourcesServerSettings
+from tests.conftest import wait_healthy
+
+
+@pytest.fixture(scope="module")
+def url() -> Iterator[str]:
+    settings = ResourcesServerSettings(
+        name="echo",
+        server="tests.fixtures.echo_env:EchoServer",
+        cpu_workers=1,
+        verify_cpu_limit_s=0.5,
+        session_ttl_s=60,
+    )
+    process = start_service("resources_server.app:create_app", settings.model_dump(), name="echo")
+    try:
+        wait_healthy(process)
+        yield process.url
+    finally:
+        stop_processes([process])
+
+
+async def metrics_text(url: str) -> str:
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as response:
+        return await response.text()
+
+
+TASK = {"id": "t1", "env": "echo", "prompt": "say hi", "expected": "hi"}
+ANSWER = [{"role": "user", "content": "say hi"}, {"role": "assistant", "content": "hi"}]
+
+
+async def open_session(http: HttpClient, url: str, **fields: object) -> str:
+    answer = await http.post(f"{url}/sessions", {"task": {**TASK, **fields}})
+    return answer["session_id"]
+
+
+async def test_tools_are_listed_with_their_schemas(url: str) -> None:
+    async with HttpClient() as http:
+        tools = (await http.get(f"{url}/tools"))["tools"]
+    names = {entry["function"]["name"] for entry in tools}
+    assert names == {"add", "echo", "explode", "recall", "remember"}
+    add = next(entry for entry in tools if entry["function"]["name"] == "add")
+    assert add["function"]["parameters"]["required"] == ["a"]
+
+
+async def test_a_session_holds_state_between_tool_calls(url: str) -> None:
+    async with HttpClient() as http:
+        session = await open_session(http, url)
+        calls = f"{url}/sessions/{session}/tools"
+        assert await http.post(f"{calls}/remember", {"key": "x", "value": "1"}) == {
+            "output": "noted x",
+            "is_error": False,
+        }
+        assert (await http.post(f"{calls}/recall", {"key": "x"}))["output"] == "1"
+        assert await http.post(f"{calls}/recall", {"key": "y"}) == {
+            "output": "nothing is noted under 'y'",
+            "is_error": True,
+        }
+        assert await http.post(f"{calls}/add", {"a": 2, "b": 3}) == {
+            "output": "5",
+            "is_error": False,
+        }
+        other = await open_session(http, url)
+        missing = await http.post(f"{url}/sessions/{other}/tools/recall", {"key": "x"})
+        assert missing["is_error"] is True
+
+
+async def test_a_tool_that_raises_is_an_error_output_not_a_500(url: str) -> None:
+    async with HttpClient() as http:
+        session = await open_session(http, url)
+        answer = await http.post(f"{url}/sessions/{session}/tools/explode", {})
+    assert answer == {"output": "RuntimeError: the tool broke", "is_error": True}
+    metrics = await metrics_text(url)
+    assert 'rlgym_failures_total{service="env-echo",kind="tool_raised"}' in metrics
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "named"),
+    [
+        (
+            "/sessions",
+            {"task": {"id": "a", "env": "echo", "prompt": "x", "expected": 3}},
+            422,
+            "task.expected: Input should be a valid string",
+        ),
+        ("/sessions", {"task": {"env": "echo", "prompt": "x"}}, 422, "task.id: Field required"),
+        ("/sessions/nope/tools/echo", {"text": "x"}, 404, "no session 'nope'"),
+        ("/sessions/nope/verify", {"messages": []}, 404, "no session 'nope'"),
+    ],
+)
+async def test_bad_requests_are_4xx_naming_the_problem(
+    url: str, path: str, body: dict, status: int, named: str
+) -> None:
+    async with HttpClient() as http:
+        with pytest.raises(ServiceRejected) as caught:
+            await http.post(f"{url}{path}", body)
+    assert caught.value.status == status
+    assert named in str(caught.value)
+
+
+async def test_tool_errors_name_the_tool_or_argument(url: str) -> None:
+    async with HttpClient() as http:
+        session = await open_session(http, url)
+        with pytest.raises(ServiceRejected, match="no tool 'nosuch'; this environment has: add"):
+            await http.post(f"{url}/sessions/{session}/tools/nosuch", {})
+        with pytest.raises(ServiceRejected, match="arguments.a: Input should be a valid integer"):
+            await http.post(f"{url}/sessions/{session}/tools/add", {"a": "two"})
+        with pytest.raises(ServiceRejected, match="arguments.text: Field required"):
+            await http.post(f"{url}/sessions/{session}/tools/echo", {})
+        with pytest.raises(ServiceRejected, match="must be a JSON object"):
+            await http.post(f"{url}/sessions/{session}/tools/echo", b"{not json")
+
+
+async def test_verify_scores_and_closes_the_session(url: str) -> None:
+    async with HttpClient() as http:
+        session = await open_session(http, url)
+        verdict = await http.post(f"{url}/sessions/{session}/verify", {"messages": ANSWER})
+        assert verdict["reward"] == 1.0
+        assert verdict["reward_components"] == {"contains_expected": 1.0}
+        assert verdict["failure"] is None
+        with pytest.raises(ServiceRejected, match="no session"):
+            await http.post(f"{url}/sessions/{session}/verify", {"messages": ANSWER})
+
+
+async def test_verify_failures_are_typed_not_scored(url: str) -> None:
+    crash = [{"role": "assistant", "content": "VERIFY_CRASH"}]
+    async with HttpClient() as http:
+        session = await open_session(http, url)
+        broken = await http.post(f"{url}/sessions/{session}/verify", {"messages": crash})
+        session = await open_session(http, url, spin_cpu_s=3.0)
+        spent = await http.post(f"{url}/sessions/{session}/verify", {"messages": ANSWER})
+    assert broken["reward"] is None
+    assert broken["failure"]["kind"] == "verify_error"
+    assert "ValueError: the verifier could not read this" in broken["failure"]["message"]
+    assert spent["reward"] is None
+    assert spent["failure"]["kind"] == "verify_timeout"
+
+
+async def test_delete_ends_a_session(url: str) -> None:
+    async with HttpClient() as http:
+        session = await open_session(http, url)
+        assert await http.delete(f"{url}/sessions/{session}") == {"closed": True}
+        assert await http.delete(f"{url}/sessions/{session}") == {"closed": False}
