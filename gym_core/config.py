@@ -23,7 +23,7 @@ from gym_core.settings import (
     Settings,
 )
 
-__all__ = ["DEFAULT_PORT", "GymConfig", "ServeOptions", "load_config", "select_envs"]
+__all__ = ["DEFAULT_PORT", "GymConfig", "ServeOptions", "deep_merge", "load_config", "select_envs"]
 
 DEFAULT_PORT = 8700
 DEFAULT_STARTUP_TIMEOUT_S = 120.0
@@ -71,7 +71,7 @@ def load_config(
         layers.append(("command line", overrides))
     merged: dict[str, Any] = {}
     for _, data in layers:
-        merged = _deep_merge(merged, data)
+        merged = deep_merge(merged, data)
     try:
         return GymConfig.model_validate(merged)
     except ValidationError as error:
@@ -105,11 +105,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged

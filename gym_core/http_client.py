@@ -81,7 +81,11 @@ class HttpClient:
                 limit=self.max_connections, keepalive_timeout=KEEPALIVE_S
             )
             self._session = aiohttp.ClientSession(
-                connector=connector, headers=self._headers, json_serialize=_dumps_text
+                connector=connector,
+                headers=self._headers,
+                json_serialize=_dumps_text,
+                cookie_jar=aiohttp.DummyCookieJar(),  # services speak JSON, never cookies
+                auto_decompress=False,
             )
         return self._session
 

@@ -31,6 +31,8 @@ DEFAULT_POLICY_TIMEOUT_S = 600.0
 DEFAULT_RESOURCES_TIMEOUT_S = 120.0
 DEFAULT_AGENT_CONCURRENCY = 256
 DEFAULT_REPLICA_CONCURRENCY = 64
+DEFAULT_STICKY_TTL_S = 600.0
+DEFAULT_EMBEDDED_CONTEXT = 4096
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
@@ -101,16 +103,27 @@ class PolicyServerSettings(Settings):
 
     name: str = "policy"
     engine_urls: list[str] = Field(default_factory=list)
-    """OpenAI-compatible engines (vLLM, SGLang, llama.cpp, OpenAI); empty runs the embedded
-    CPU model."""
+    """OpenAI-compatible engines (vLLM, SGLang, llama.cpp, OpenAI), one per replica; empty
+    runs the embedded CPU model."""
     model: str | None = None
-    """Model name to ask the engines for, or a GGUF path for the embedded model."""
+    """Model name to ask the engines for, or a GGUF file for the embedded model."""
     engine: Literal["auto", "vllm", "sglang", "llamacpp", "openai", "embedded"] = "auto"
-    """Which request extras to send for token ids; `auto` asks each engine's `/v1/models`."""
+    """Which engine the URLs are; `auto` asks each one's `/v1/models`."""
+    chat_template: str | None = None
+    """SGLang only: the model's `tokenizer_config.json` or `.jinja` chat template, so that
+    exact token ids come from SGLang's native `/generate`."""
     api_key: str | None = None
     """Sent to the engines as a bearer token (e.g. an OpenAI key)."""
     request_timeout_s: PositiveFloat = DEFAULT_POLICY_TIMEOUT_S
+    """One generation's bound; a request that runs out of it is not retried."""
     max_concurrency_per_replica: PositiveInt = DEFAULT_REPLICA_CONCURRENCY
+    """Requests one replica takes at once; more wait for a slot."""
+    sticky_ttl_s: PositiveFloat = DEFAULT_STICKY_TTL_S
+    """How long an episode's turns keep going to the same replica after its last turn."""
+    embedded_context: PositiveInt = DEFAULT_EMBEDDED_CONTEXT
+    """Context length (tokens) of the embedded model."""
+    embedded_threads: PositiveInt | None = None
+    """CPU threads of the embedded model (default: every core)."""
     token: str | None = None
 
 

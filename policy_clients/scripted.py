@@ -1,34 +1,52 @@
-"""A scripted OpenAI-compatible engine that answers instantly: for tests, demos and benchmarks.
+"""A scripted inference engine that answers instantly: for tests, demos and benchmarks.
 
 Each request is answered by the first rule whose `match` (a regular expression) is found in
 the last message and whose `role` (if set) is that message's role. A rule replies with text,
 tool calls, an HTTP error, or after a delay. Token ids come from a byte-level tokenizer behind
-a ChatML-like template, so they are exact and prefix-consistent across turns exactly as a real
-engine's are, and the answer mimics the token fields of the engine named by `shape`.
+a ChatML template, so they are exact and prefix-consistent across turns as a real engine's
+are. `shape` picks whose API it imitates, with that engine's documented token fields:
+
+- `vllm`: `/v1/chat/completions` and `/v1/completions` with `return_token_ids` (top-level
+  `prompt_token_ids`, `token_ids` per choice), streaming included;
+- `sglang`: its chat API (text and logprobs only) and its native `/generate`
+  (`meta_info.input_token_logprobs` / `output_token_logprobs` as `[logprob, id, text]`);
+- `llamacpp`: its chat API with an `id` on every logprob entry, `/apply-template`, `/tokenize`;
+- `openai`: text and logprobs, no ids.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from gym_core.service import create_service_app
 from gym_core.settings import parse_settings
+from policy_clients.chat_template import render_tool_call
 
-__all__ = ["ScriptedSettings", "create_app", "render_prompt", "tokenize"]
+__all__ = ["CHATML_TEMPLATE", "ScriptedSettings", "create_app", "render_prompt", "tokenize"]
 
 IM_START = 256
 IM_END = 257
 SCRIPTED_LOGPROB = -0.125
-Shape = Literal["vllm", "openai"]
+Shape = Literal["vllm", "sglang", "llamacpp", "openai"]
+CHATML_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+"""The template `render_prompt` implements, for engines whose prompt RL Gym renders."""
+_CHATML_BLOCK = re.compile(r"<\|im_start\|>(\w+)\n(.*?)<\|im_end\|>", re.DOTALL)
 
 
 class ScriptedToolCall(BaseModel):
@@ -60,8 +78,6 @@ class ScriptedSettings(BaseModel):
     name: str = "scripted"
     model: str = "scripted"
     shape: Shape = "vllm"
-    """Whose token fields the answers carry: vLLM's (`prompt_token_ids`, `token_ids`) or none
-    (OpenAI's)."""
     rules: list[Rule] = Field(default_factory=lambda: [Rule(reply="\\boxed{0}")])
 
 
@@ -79,8 +95,7 @@ def tokenize(text: str) -> list[int]:
 def render_message(message: dict[str, Any]) -> str:
     content = message.get("content") or ""
     for call in message.get("tool_calls") or []:
-        function = call["function"]
-        content += f"<tool_call>{function['name']} {function['arguments']}</tool_call>"
+        content += render_tool_call(call["function"]["name"], call["function"]["arguments"])
     return f"<|im_start|>{message['role']}\n{content}<|im_end|>\n"
 
 
@@ -88,17 +103,51 @@ def render_prompt(messages: list[dict[str, Any]]) -> str:
     return "".join(render_message(message) for message in messages) + "<|im_start|>assistant\n"
 
 
+class _Reply:
+    """A rule's answer as an engine would produce it: message, text and token ids."""
+
+    def __init__(self, rule: Rule, max_tokens: int | None) -> None:
+        self.tool_calls = [
+            {
+                "id": f"call_{uuid.uuid4().hex[:12]}",
+                "type": "function",
+                "function": {
+                    "name": call.name,
+                    "arguments": call.arguments
+                    if isinstance(call.arguments, str)
+                    else orjson.dumps(call.arguments).decode(),
+                },
+            }
+            for call in rule.tool_calls
+        ]
+        self.message: dict[str, Any] = {"role": "assistant", "content": rule.reply or None}
+        if self.tool_calls:
+            self.message["tool_calls"] = self.tool_calls
+        self.text = render_message(self.message).removeprefix("<|im_start|>assistant\n")[:-1]
+        self.ids = tokenize(
+            self.text
+        )  # ends with <|im_end|>: the newline belongs to the next prompt
+        self.finish_reason = rule.finish_reason or ("tool_calls" if self.tool_calls else "stop")
+        if max_tokens is not None and len(self.ids) > max_tokens:
+            self.ids, self.finish_reason = self.ids[:max_tokens], "length"
+
+    @property
+    def visible_text(self) -> str:
+        return self.text.removesuffix("<|im_end|>")
+
+
 def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     settings = parse_settings(ScriptedSettings, raw_settings, "scripted engine settings")
     rules = [(re.compile(rule.match), rule) for rule in settings.rules]
     app = create_service_app(settings.name)
 
-    def choose(messages: list[dict[str, Any]]) -> Rule:
-        last = messages[-1] if messages else {}
+    async def answer(role: str | None, content: str) -> Rule:
         for pattern, rule in rules:
-            if rule.role not in (None, last.get("role")):
-                continue
-            if pattern.search(last.get("content") or ""):
+            if rule.role in (None, role) and pattern.search(content):
+                if rule.delay_s:
+                    await asyncio.sleep(rule.delay_s)
+                if rule.status is not None:
+                    raise HTTPException(rule.status, f"scripted error {rule.status}")
                 return rule
         raise HTTPException(400, "no scripted rule matches the last message")
 
@@ -110,54 +159,105 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
             "data": [{"id": settings.model, "object": "model", "owned_by": owner}],
         }
 
-    @app.post("/v1/chat/completions")
-    async def chat_completions(request: Request) -> dict[str, Any]:
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat_completions(request: Request) -> dict[str, Any] | StreamingResponse:
         body = orjson.loads(await request.body())
         messages = body.get("messages") or []
-        rule = choose(messages)
-        if rule.delay_s:
-            await asyncio.sleep(rule.delay_s)
-        if rule.status is not None:
-            raise HTTPException(rule.status, f"scripted error {rule.status}")
-        return _completion(settings, body, rule, messages)
+        last = messages[-1] if messages else {}
+        rule = await answer(last.get("role"), last.get("content") or "")
+        reply = _Reply(rule, body.get("max_tokens"))
+        prompt_ids = tokenize(render_prompt(messages))
+        with_ids = settings.shape == "vllm" and body.get("return_token_ids")
+        if body.get("stream"):
+            chunks = _stream_chunks(settings, reply, prompt_ids if with_ids else None)
+            return StreamingResponse(chunks, media_type="text/event-stream")
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": reply.message,
+            "finish_reason": reply.finish_reason,
+        }
+        if body.get("logprobs"):
+            entries = [{"token": str(i), "logprob": SCRIPTED_LOGPROB} for i in reply.ids]
+            if settings.shape == "llamacpp":
+                entries = [{**entry, "id": i} for entry, i in zip(entries, reply.ids, strict=True)]
+            choice["logprobs"] = {"content": entries}
+        completion = _envelope(settings, "chat.completion", choice, prompt_ids, reply.ids)
+        if with_ids:
+            completion["prompt_token_ids"] = prompt_ids
+            choice["token_ids"] = reply.ids
+        return completion
+
+    @app.post("/v1/completions")
+    async def completions(request: Request) -> dict[str, Any]:
+        body = orjson.loads(await request.body())
+        prompt = body.get("prompt", "")
+        prompt_ids = prompt if isinstance(prompt, list) else tokenize(prompt)
+        reply = _Reply(
+            await answer(None, "" if isinstance(prompt, list) else prompt), body.get("max_tokens")
+        )
+        choice = {
+            "index": 0,
+            "text": reply.visible_text,
+            "finish_reason": reply.finish_reason,
+            "logprobs": {
+                "tokens": [str(i) for i in reply.ids],
+                "token_logprobs": [SCRIPTED_LOGPROB] * len(reply.ids),
+            },
+        }
+        completion = _envelope(settings, "text_completion", choice, prompt_ids, reply.ids)
+        if body.get("return_token_ids"):
+            completion["prompt_token_ids"] = prompt_ids
+            choice["token_ids"] = reply.ids
+        return completion
+
+    @app.post("/generate")
+    async def generate(request: Request) -> dict[str, Any]:
+        """SGLang's native endpoint."""
+        body = orjson.loads(await request.body())
+        prompt_ids = body.get("input_ids") or tokenize(body.get("text", ""))
+        blocks = _CHATML_BLOCK.findall(body.get("text", ""))
+        role, content = blocks[-1] if blocks else (None, body.get("text", ""))
+        sampling = body.get("sampling_params") or {}
+        reply = _Reply(await answer(role, content), sampling.get("max_new_tokens"))
+        kind = "length" if reply.finish_reason == "length" else "stop"
+        return {
+            "text": reply.visible_text,
+            "output_ids": reply.ids,
+            "meta_info": {
+                "prompt_tokens": len(prompt_ids),
+                "completion_tokens": len(reply.ids),
+                "finish_reason": {"type": kind},
+                "input_token_logprobs": [
+                    [None if i == 0 else SCRIPTED_LOGPROB, token, None]
+                    for i, token in enumerate(prompt_ids)
+                ],
+                "output_token_logprobs": [[SCRIPTED_LOGPROB, token, None] for token in reply.ids],
+            },
+        }
+
+    @app.post("/apply-template")
+    async def apply_template(request: Request) -> dict[str, str]:
+        """llama.cpp's server."""
+        return {"prompt": render_prompt(orjson.loads(await request.body())["messages"])}
+
+    @app.post("/tokenize")
+    async def tokenize_text(request: Request) -> dict[str, list[int]]:
+        """llama.cpp's server."""
+        return {"tokens": tokenize(orjson.loads(await request.body())["content"])}
 
     return app
 
 
-def _completion(
-    settings: ScriptedSettings, body: dict[str, Any], rule: Rule, messages: list[dict[str, Any]]
+def _envelope(
+    settings: ScriptedSettings,
+    kind: str,
+    choice: dict[str, Any],
+    prompt_ids: list[int],
+    completion_ids: list[int],
 ) -> dict[str, Any]:
-    tool_calls = [
-        {
-            "id": f"call_{uuid.uuid4().hex[:12]}",
-            "type": "function",
-            "function": {
-                "name": call.name,
-                "arguments": call.arguments
-                if isinstance(call.arguments, str)
-                else orjson.dumps(call.arguments).decode(),
-            },
-        }
-        for call in rule.tool_calls
-    ]
-    message: dict[str, Any] = {"role": "assistant", "content": rule.reply or None}
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    prompt_ids = tokenize(render_prompt(messages))
-    completion_ids = tokenize(render_message(message).removeprefix("<|im_start|>assistant\n"))
-    completion_ids = completion_ids[:-1]  # the trailing newline belongs to the next prompt
-    limit = body.get("max_tokens")
-    finish_reason = rule.finish_reason or ("tool_calls" if tool_calls else "stop")
-    if limit is not None and len(completion_ids) > limit:
-        completion_ids, finish_reason = completion_ids[:limit], "length"
-    choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": finish_reason}
-    if body.get("logprobs"):
-        choice["logprobs"] = {
-            "content": [{"token": str(i), "logprob": SCRIPTED_LOGPROB} for i in completion_ids]
-        }
-    answer: dict[str, Any] = {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
-        "object": "chat.completion",
+    return {
+        "id": f"cmpl-{uuid.uuid4().hex[:16]}",
+        "object": kind,
         "created": int(time.time()),
         "model": settings.model,
         "choices": [choice],
@@ -167,7 +267,29 @@ def _completion(
             "total_tokens": len(prompt_ids) + len(completion_ids),
         },
     }
-    if settings.shape == "vllm" and body.get("return_token_ids"):
-        answer["prompt_token_ids"] = prompt_ids
-        choice["token_ids"] = completion_ids
-    return answer
+
+
+async def _stream_chunks(
+    settings: ScriptedSettings, reply: _Reply, prompt_ids: list[int] | None
+) -> AsyncIterator[bytes]:
+    """vLLM-style chunks: the prompt's ids first, then a few completion tokens a chunk."""
+    base = {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
+        "object": "chat.completion.chunk",
+        "model": settings.model,
+    }
+    first: dict[str, Any] = {**base, "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
+    if prompt_ids is not None:
+        first["prompt_token_ids"] = prompt_ids
+    yield b"data: " + orjson.dumps(first) + b"\n\n"
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    for start in range(0, len(reply.ids), 4):
+        ids = reply.ids[start : start + 4]
+        delta = {"content": decoder.decode(bytes(i for i in ids if i < IM_START))}
+        choice: dict[str, Any] = {"index": 0, "delta": delta}
+        if prompt_ids is not None:
+            choice["token_ids"] = ids
+        yield b"data: " + orjson.dumps({**base, "choices": [choice]}) + b"\n\n"
+    final = {"index": 0, "delta": {}, "finish_reason": reply.finish_reason}
+    yield b"data: " + orjson.dumps({**base, "choices": [final]}) + b"\n\n"
+    yield b"data: [DONE]\n\n"

@@ -1,98 +1,205 @@
 """The policy server: an OpenAI-compatible gateway in front of the inference engines.
 
-    POST /v1/chat/completions   OpenAI chat request -> chat.completion with token ids
+    POST /v1/chat/completions   chat request -> chat.completion (or SSE chunks) with token ids
+    POST /v1/completions        text or token-id prompt -> text_completion with token ids
     GET  /v1/models
-    POST /admin/policy_version  {"version": N}: the trainer's weights are now version N
+    POST /admin/policy_version  {"version": N}: the weights are now version N
+    POST /admin/pause           hold new generations; answer once those running have finished
+    POST /admin/resume          {"policy_version"?: N}: let generations through again
+    GET  /admin/status          replicas, load, version, paused
 
-Every answer carries `policy_version`, so each turn of a trajectory records which weights
-produced it, and the token ids and logprobs the engine gave.
+Every answer carries `policy_version`: the version when its generation started. A trainer
+swapping weights pauses, swaps, sets the version and resumes, so no turn mixes versions.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
 
-from gym_core.chat_api import ChatCompletion
-from gym_core.errors import ConfigError, ServiceError, ServiceRejected, ServiceTimeout
+from gym_core.chat_api import SESSION_HEADER
+from gym_core.errors import (
+    ConfigError,
+    ServiceFailed,
+    ServiceRejected,
+    ServiceTimeout,
+    ServiceUnavailable,
+)
 from gym_core.http_client import HttpClient
-from gym_core.protocol import Message
 from gym_core.service import create_service_app
 from gym_core.settings import PolicyServerSettings, parse_settings
-from policy_clients.openai_engine import OpenAIEngine, detect_engine_kind
+from policy_clients.chat_template import load_chat_template
+from policy_clients.engines.base import Engine, EngineError
+from policy_clients.engines.embedded import EmbeddedEngine
+from policy_clients.engines.openai_http import OpenAIHttpEngine
+from policy_clients.engines.sglang import SGLangEngine
+from policy_clients.router import NoReplica, Replica, Router
 
 __all__ = ["create_app"]
 
+DEFAULT_PAUSE_TIMEOUT_S = 600.0
+ENGINE_RETRIES = 1
+"""The router fails over to another replica, so the engine client itself retries little."""
 
-class ChatRequest(BaseModel):
-    """The fields the gateway checks; everything else passes through to the engine."""
+
+class _Role(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+
+
+class ChatShape(BaseModel):
+    """What the gateway checks of a chat request; the rest passes through untouched."""
 
     model_config = ConfigDict(extra="allow")
 
-    model: str | None = None
-    messages: Annotated[list[Message], Field(min_length=1)]
+    messages: Annotated[list[_Role], Field(min_length=1)]
+    stream: bool = False
+
+
+class CompletionShape(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    prompt: str | list[int]
 
 
 class PolicyVersion(BaseModel):
     version: Annotated[int, Field(ge=0)]
 
 
+class Pause(BaseModel):
+    timeout_s: Annotated[float, Field(gt=0)] = DEFAULT_PAUSE_TIMEOUT_S
+
+
+class Resume(BaseModel):
+    policy_version: Annotated[int, Field(ge=0)] | None = None
+
+
+class Gate:
+    """The policy version, and a pause that holds new generations while weights change."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.running = 0
+        self._open = asyncio.Event()
+        self._open.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._open.is_set()
+
+    @asynccontextmanager
+    async def generation(self) -> AsyncIterator[int]:
+        """Wait while paused, then hold the gate for one generation; yields its version."""
+        await self._open.wait()
+        self.running += 1
+        self._idle.clear()
+        try:
+            yield self.version
+        finally:
+            self.running -= 1
+            if not self.running:
+                self._idle.set()
+
+    async def pause(self, timeout_s: float) -> None:
+        """Close the gate, and return once running generations finish (or time runs out)."""
+        self._open.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+
+    def resume(self) -> None:
+        self._open.set()
+
+
+def make_engines(settings: PolicyServerSettings, http: HttpClient) -> list[Engine]:
+    """One engine per URL, or the embedded model when there are none."""
+    if not settings.engine_urls or settings.engine == "embedded":
+        if settings.engine_urls:
+            raise ConfigError("policy.engine: `embedded` takes no engine URLs (--policy-url)")
+        path = Path(settings.model) if settings.model else None
+        return [
+            EmbeddedEngine(path, n_ctx=settings.embedded_context, threads=settings.embedded_threads)
+        ]
+    template = load_chat_template(Path(settings.chat_template)) if settings.chat_template else None
+    engines: list[Engine] = []
+    for url in settings.engine_urls:
+        if settings.engine == "sglang":
+            engines.append(
+                SGLangEngine(
+                    http, url, model=settings.model, template=template, api_key=settings.api_key
+                )
+            )
+        else:
+            engines.append(
+                OpenAIHttpEngine(
+                    http, url, kind=settings.engine, model=settings.model, api_key=settings.api_key
+                )
+            )
+    return engines
+
+
 def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     settings = parse_settings(PolicyServerSettings, raw_settings, "policy server settings")
-    if not settings.engine_urls:
-        raise ConfigError("policy.engine_urls: give at least one engine URL (--policy-url)")
-    http = HttpClient(timeout_s=settings.request_timeout_s, max_retries=2)
-    engines: list[OpenAIEngine] = []
-    state = {"version": 0}
+    http = HttpClient(timeout_s=settings.request_timeout_s, max_retries=ENGINE_RETRIES)
+    engines = make_engines(settings, http)
+    router = Router(
+        [Replica(engine, settings.max_concurrency_per_replica) for engine in engines],
+        sticky_ttl_s=settings.sticky_ttl_s,
+    )
+    gate = Gate()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        for url in settings.engine_urls:
-            kind, served_model = await detect_engine_kind(http, url.rstrip("/"))
-            if settings.engine not in ("auto", "embedded"):
-                kind = settings.engine
-            engines.append(
-                OpenAIEngine(
-                    http,
-                    url,
-                    kind=kind,
-                    model=settings.model or served_model,
-                    timeout_s=settings.request_timeout_s,
-                    api_key=settings.api_key,
-                )
-            )
+        for replica in router.replicas:
+            await _start(replica)
         try:
             yield
         finally:
+            for engine in engines:
+                await engine.close()
             await http.close()
 
     app = create_service_app(settings.name, token=settings.token, lifespan=lifespan)
 
+    async def generate(
+        request: Request, operation: Callable[[Engine], Awaitable[dict[str, Any]]]
+    ) -> Response:
+        async with gate.generation() as version:
+            result = await _guarded(router.call(request.headers.get(SESSION_HEADER), operation))
+        result["policy_version"] = version
+        return Response(orjson.dumps(result), media_type="application/json")
+
     @app.post("/v1/chat/completions")
-    async def chat_completions(request: ChatRequest) -> ChatCompletion:
-        body = request.model_dump(exclude_none=True)
-        body["messages"] = [message.wire() for message in request.messages]
-        try:
-            completion = await engines[0].chat(body)
-        except ServiceRejected as error:
-            raise HTTPException(
-                error.status, f"the engine refused the request: {error.detail}"
-            ) from None
-        except ServiceTimeout as error:
-            raise HTTPException(504, f"the engine did not answer in time: {error}") from None
-        except ServiceError as error:
-            raise HTTPException(502, f"the engine failed: {error}") from None
-        completion.policy_version = state["version"]
-        return completion
+    async def chat_completions(request: Request) -> Response:
+        body = _parse(await request.body(), ChatShape)
+        if not body.get("stream"):
+            return await generate(request, lambda engine: engine.chat(body))
+        chunks = router.stream(
+            request.headers.get(SESSION_HEADER), lambda engine: engine.chat_stream(body)
+        )
+        return StreamingResponse(_sse(chunks, gate), media_type="text/event-stream")
+
+    @app.post("/v1/completions")
+    async def completions(request: Request) -> Response:
+        body = _parse(await request.body(), CompletionShape)
+        return await generate(request, lambda engine: engine.complete(body))
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        names = dict.fromkeys(engine.model or "default" for engine in engines)
+        names = dict.fromkeys(str(getattr(e, "model", None) or "default") for e in engines)
         return {
             "object": "list",
             "data": [{"id": name, "object": "model", "owned_by": "rl-gym"} for name in names],
@@ -100,7 +207,83 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
 
     @app.post("/admin/policy_version")
     async def set_policy_version(request: PolicyVersion) -> dict[str, int]:
-        state["version"] = request.version
-        return {"policy_version": request.version}
+        gate.version = request.version
+        return {"policy_version": gate.version}
+
+    @app.post("/admin/pause")
+    async def pause(request: Pause) -> dict[str, Any]:
+        await gate.pause(request.timeout_s)
+        return {"paused": True, "running": gate.running, "policy_version": gate.version}
+
+    @app.post("/admin/resume")
+    async def resume(request: Resume) -> dict[str, Any]:
+        if request.policy_version is not None:
+            gate.version = request.policy_version
+        gate.resume()
+        return {"paused": False, "policy_version": gate.version}
+
+    @app.get("/admin/status")
+    async def status() -> dict[str, Any]:
+        return {
+            "paused": gate.paused,
+            "policy_version": gate.version,
+            "running": gate.running,
+            "replicas": [replica.status() for replica in router.replicas],
+        }
 
     return app
+
+
+async def _start(replica: Replica) -> None:
+    """Start a replica now so the first request does not wait; an unreachable one is tried
+    again on first use."""
+    try:
+        await replica.engine.start()
+        replica.started = True
+    except ServiceUnavailable as error:
+        replica.failed(error)
+
+
+def _parse(raw: bytes, shape: type[BaseModel]) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise HTTPException(400, f"the body is not JSON: {error}") from None
+    try:
+        shape.model_validate(body)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**problem, "loc": ["body", *problem["loc"]]} for problem in error.errors()]
+        ) from None
+    return body  # type: ignore[no-any-return]
+
+
+async def _guarded(result: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """Engine failures as HTTP errors a client can act on."""
+    try:
+        return await result
+    except EngineError as error:
+        raise HTTPException(400, str(error)) from None
+    except ServiceRejected as error:
+        raise HTTPException(
+            error.status, f"the engine refused the request: {error.detail}"
+        ) from None
+    except ServiceTimeout as error:
+        raise HTTPException(504, f"the engine did not answer in time: {error}") from None
+    except (NoReplica, ServiceUnavailable) as error:
+        raise HTTPException(503, f"no engine replica is available: {error}") from None
+    except ServiceFailed as error:
+        raise HTTPException(502, f"the engine failed: {error}") from None
+
+
+async def _sse(chunks: AsyncIterator[dict[str, Any]], gate: Gate) -> AsyncIterator[bytes]:
+    """Server-sent events; an engine failure mid-stream becomes an error event, not a cut."""
+    async with gate.generation() as version:
+        try:
+            async for chunk in chunks:
+                chunk["policy_version"] = version
+                yield b"data: " + orjson.dumps(chunk) + b"\n\n"
+        except Exception as error:
+            message = {"error": {"message": f"the stream broke: {error}", "type": "engine_error"}}
+            yield b"data: " + orjson.dumps(message) + b"\n\n"
+    yield b"data: [DONE]\n\n"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from gym_core.catalog import default_catalog_path
-from gym_core.config import GymConfig, load_config
+from gym_core.config import GymConfig, deep_merge, load_config
 from gym_core.http_client import HttpClient
 from gym_core.launch.local import (
     LocalLauncher,
@@ -45,16 +45,28 @@ def wait_healthy(*processes: ServiceProcess, timeout_s: float = 60) -> None:
 
 
 @contextlib.contextmanager
+def scripted_replicas(
+    count: int, rules: list[dict[str, Any]], **settings: Any
+) -> Iterator[list[ServiceProcess]]:
+    """Scripted inference engines on loopback ports, one process each."""
+    processes = [
+        start_service(
+            "policy_clients.scripted:create_app", {"rules": rules, **settings}, name=f"scripted-{i}"
+        )
+        for i in range(count)
+    ]
+    try:
+        wait_healthy(*processes)
+        yield processes
+    finally:
+        stop_processes(processes)
+
+
+@contextlib.contextmanager
 def scripted_engine(rules: list[dict[str, Any]], **settings: Any) -> Iterator[str]:
     """A scripted OpenAI-compatible engine on a loopback port; yields its URL."""
-    process = start_service(
-        "policy_clients.scripted:create_app", {"rules": rules, **settings}, name="scripted"
-    )
-    try:
-        wait_healthy(process)
+    with scripted_replicas(1, rules, **settings) as [process]:
         yield process.url
-    finally:
-        stop_processes([process])
 
 
 def make_config(policy_urls: list[str], **overrides: Any) -> GymConfig:
@@ -64,15 +76,13 @@ def make_config(policy_urls: list[str], **overrides: Any) -> GymConfig:
         "serve": {"port": 0},
         "resources": {"cpu_workers": 1},
     }
-    for key, value in overrides.items():
-        layer.setdefault(key, {}).update(value)
-    return load_config(default_catalog_path(), None, layer)
+    return load_config(default_catalog_path(), None, deep_merge(layer, overrides))
 
 
 @contextlib.contextmanager
-def gym_stack(envs: list[str], policy_urls: list[str], **overrides: Any) -> Iterator[Running]:
+def gym_stack(env_names: list[str], policy_urls: list[str], **overrides: Any) -> Iterator[Running]:
     """`gym serve ENVS` with the echo fixtures in the catalog; yields the running services."""
-    launcher = LocalLauncher(make_config(policy_urls, **overrides), envs)
+    launcher = LocalLauncher(make_config(policy_urls, **overrides), env_names)
     try:
         running = launcher.start()
         asyncio.run(launcher.wait_ready())

@@ -1,0 +1,123 @@
+"""Rollouts per second, and the overhead per rollout, against an instant scripted policy.
+
+    python bench/throughput.py --env echo --rollouts 2000 --concurrency 32
+
+Starts a scripted OpenAI-compatible engine that answers instantly, then the services exactly as
+`gym serve ENV` starts them (policy server, resources server, agent server), and runs N
+single-turn rollouts through the rollout endpoint with C in flight. Everything but the engine's
+(zero) thinking time is overhead: HTTP hops, validation, sessions, verification.
+
+`--env echo` is the smallest environment (the test fixture): the figure is the framework's
+own. `--env math` adds math-verify's real verification in the CPU workers.
+`--mode batch` sends one streaming `/v1/rollouts` request (a trainer's way; C is the agent
+server's concurrency limit); `--mode single` keeps C `/v1/rollout` requests in flight (the
+way `gym rollout` collects).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gym_core.launch.local import start_service, stop_processes
+from gym_core.protocol import RolloutResult
+from gym_core.rollout_client import AsyncRolloutClient
+from tests.conftest import gym_stack, wait_healthy
+
+TASKS = {
+    "echo": lambda i: {"id": f"t{i}", "env": "echo", "prompt": f"say {i}", "expected": "42"},
+    "math": lambda i: {
+        "id": f"t{i}",
+        "env": "math",
+        "prompt": f"What is {i}+{42 - i}?",
+        "answer": "42",
+    },
+}
+
+
+async def run_batch(endpoint: str, rows: list[dict]) -> list[RolloutResult]:
+    async with AsyncRolloutClient(endpoint) as client:
+        return [result async for result in client.stream(rows)]
+
+
+async def run_single(endpoint: str, rows: list[dict], concurrency: int) -> list[RolloutResult]:
+    queue = list(reversed(rows))
+    results: list[RolloutResult] = []
+    async with AsyncRolloutClient(endpoint) as client:
+
+        async def worker() -> None:
+            while queue:
+                results.append(await client.rollout(queue.pop()))
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return results
+
+
+def percentile(values: list[float], q: float) -> float:
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+        if len(values) > 1
+        else values[0]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", choices=sorted(TASKS), default="echo")
+    parser.add_argument("--rollouts", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--mode", choices=["batch", "single"], default="batch")
+    parser.add_argument("--warmup", type=int, default=200)
+    args = parser.parse_args()
+
+    engine = start_service(
+        "policy_clients.scripted:create_app",
+        {"rules": [{"reply": "The answer is \\boxed{42}"}]},
+        name="instant-engine",
+    )
+    try:
+        wait_healthy(engine)
+        overrides = {"agent_server": {"max_concurrency": args.concurrency}}
+        with gym_stack([args.env], [engine.url], **overrides) as running:
+            make = TASKS[args.env]
+            warm = [make(i) for i in range(args.warmup)]
+            rows = [make(i) for i in range(args.rollouts)]
+            if args.mode == "batch":
+                asyncio.run(run_batch(running.endpoint, warm))
+                started = time.perf_counter()
+                results = asyncio.run(run_batch(running.endpoint, rows))
+            else:
+                asyncio.run(run_single(running.endpoint, warm, args.concurrency))
+                started = time.perf_counter()
+                results = asyncio.run(run_single(running.endpoint, rows, args.concurrency))
+            elapsed = time.perf_counter() - started
+    finally:
+        stop_processes([engine])
+
+    failed = [r for r in results if r.status == "failed"]
+    totals = [r.timing.total_s * 1000 for r in results]
+    policy = [r.timing.policy_s * 1000 for r in results]
+    print(
+        f"command: python bench/throughput.py --env {args.env} --rollouts {args.rollouts} "
+        f"--concurrency {args.concurrency} --mode {args.mode}"
+    )
+    print(
+        f"rollouts: {len(results)} ({len(failed)} failed), mean reward "
+        f"{statistics.fmean(r.reward or 0 for r in results):.3f}"
+    )
+    print(f"throughput: {len(results) / elapsed:.0f} rollouts/s ({elapsed:.2f}s)")
+    print(
+        "overhead per rollout (episode wall time, instant policy): "
+        f"p50 {percentile(totals, 50):.1f} ms, p99 {percentile(totals, 99):.1f} ms"
+    )
+    print(f"  of which the policy hop (gateway + engine): p50 {percentile(policy, 50):.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

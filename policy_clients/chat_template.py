@@ -1,0 +1,184 @@
+"""Rendering chat messages into a model's prompt text, and reading tool calls back out of it.
+
+An engine that takes text or token ids (the embedded llama.cpp model, SGLang's native
+`/generate`) needs the prompt rendered by the model's own chat template, the Jinja template
+Hugging Face tokenizers and GGUF files carry. Many small models' templates know nothing of
+tools; for those, the tools are described in the system message and calls are written in the
+widely used `<tool_call>{"name": ..., "arguments": ...}</tool_call>` form, so a call the model
+made renders back into the very same text on the next turn (the prefix stays consistent).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from gym_core.errors import ConfigError
+
+__all__ = [
+    "ChatTemplate",
+    "ParsedReply",
+    "load_chat_template",
+    "parse_tool_calls",
+    "render_tool_call",
+]
+
+TOOL_CALL = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
+TOOLS_PREAMBLE = (
+    "You may call tools. To call one, answer with only "
+    '<tool_call>{"name": TOOL_NAME, "arguments": {...}}</tool_call>. '
+    "The result comes back in a <tool_response> message. The tools:\n"
+)
+
+
+def render_tool_call(name: str, arguments: Any) -> str:
+    """The canonical text of one call: compact JSON, as constrained decoding produces it."""
+    if isinstance(arguments, str):
+        with contextlib.suppress(json.JSONDecodeError):  # invalid JSON stays the text it was
+            arguments = json.loads(arguments)
+    payload = json.dumps({"name": name, "arguments": arguments}, separators=(",", ":"))
+    return f"<tool_call>{payload}</tool_call>"
+
+
+@dataclass
+class ParsedReply:
+    content: str | None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_tool_calls(text: str) -> ParsedReply:
+    """Split generated text into the prose and the well-formed tool calls in it.
+
+    A block that is not a JSON object with a `name` stays in the prose: the model sees its
+    own mistake on the next turn rather than losing it.
+    """
+    calls = []
+    prose = text
+    for match in TOOL_CALL.finditer(text):
+        try:
+            call = json.loads(match.group(1))
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+            continue
+        arguments = call.get("arguments", {})
+        calls.append(
+            {
+                "id": f"call_{uuid.uuid4().hex[:12]}",
+                "type": "function",
+                "function": {
+                    "name": call["name"],
+                    "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+                },
+            }
+        )
+        prose = prose.replace(match.group(0), "", 1)
+    content = prose.strip() or None
+    return ParsedReply(content=content, tool_calls=calls)
+
+
+class ChatTemplate:
+    """A model's Jinja chat template, rendered the way Hugging Face tokenizers render it."""
+
+    def __init__(self, source: str, *, bos_token: str = "", eos_token: str = "") -> None:
+        environment = ImmutableSandboxedEnvironment(
+            trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
+        )
+        environment.globals["raise_exception"] = _raise_template_error
+        environment.filters["tojson"] = _tojson
+        self._template = environment.from_string(source)
+        self.native_tools = "tools" in source and "tool_calls" in source
+        self.bos_token = bos_token
+        self.eos_token = eos_token
+
+    def render(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        *,
+        add_generation_prompt: bool = True,
+    ) -> str:
+        if not self.native_tools:
+            messages = _fold_tools_into_text(messages, tools)
+            tools = None
+        return self._template.render(
+            messages=messages,
+            tools=tools or None,
+            add_generation_prompt=add_generation_prompt,
+            bos_token=self.bos_token,
+            eos_token=self.eos_token,
+        )
+
+
+def _fold_tools_into_text(
+    messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """For templates without tool support: tools in the system message, calls and results
+    as text, every content a string."""
+    folded = []
+    for message in messages:
+        role = message["role"]
+        content = message.get("content") or ""
+        if role == "assistant" and message.get("tool_calls"):
+            content += "".join(
+                render_tool_call(call["function"]["name"], call["function"].get("arguments", {}))
+                for call in message["tool_calls"]
+            )
+        if role == "tool":
+            role, content = "user", f"<tool_response>{content}</tool_response>"
+        if role == "developer":
+            role = "system"
+        folded.append({"role": role, "content": content})
+    if tools:
+        described = TOOLS_PREAMBLE + "\n".join(
+            json.dumps(tool.get("function", tool)) for tool in tools
+        )
+        if folded and folded[0]["role"] == "system":
+            folded[0] = {"role": "system", "content": f"{folded[0]['content']}\n\n{described}"}
+        else:
+            folded.insert(0, {"role": "system", "content": described})
+    return folded
+
+
+def _raise_template_error(message: str) -> None:
+    raise jinja2.TemplateError(message)
+
+
+def _tojson(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, indent=indent, ensure_ascii=False)
+
+
+def load_chat_template(path: Path) -> ChatTemplate:
+    """A template from a `.jinja` file or a Hugging Face `tokenizer_config.json`."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"policy.chat_template: cannot read {path}: {error.strerror}") from None
+    if path.suffix != ".json":
+        return ChatTemplate(text)
+    config = json.loads(text)
+    source = config.get("chat_template")
+    if isinstance(source, list):  # named templates; the default one is called "default"
+        named = {entry.get("name"): entry.get("template") for entry in source}
+        source = named.get("default") or next(iter(named.values()), None)
+    if not isinstance(source, str):
+        raise ConfigError(f"policy.chat_template: {path} has no chat_template")
+    return ChatTemplate(
+        source,
+        bos_token=_special(config.get("bos_token")),
+        eos_token=_special(config.get("eos_token")),
+    )
+
+
+def _special(token: Any) -> str:
+    if isinstance(token, dict):
+        return str(token.get("content", ""))
+    return token or ""
