@@ -75,7 +75,7 @@ class WorkingHours(Record):
     @model_validator(mode="after")
     def _ordered(self) -> WorkingHours:
         if self.start >= self.end:
-            raise ValueError("working_hours: start must come before end")
+            raise ValueError("start must come before end")
         return self
 
 

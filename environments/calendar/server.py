@@ -15,7 +15,7 @@ the episode when there is none.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,7 +36,9 @@ class CalendarSettings(BaseModel):
 
 
 @dataclass
-class Session:
+class CalendarState:
+    """One episode's state."""
+
     answered: int = 0
     """User requests the model has answered."""
     turns_correct: list[bool] = field(default_factory=list)
@@ -45,7 +47,7 @@ class Session:
     """The tools' calendar (tools mode only)."""
 
 
-class CalendarServer(ResourcesServer[CalendarTask, Session]):
+class CalendarServer(ResourcesServer[CalendarTask, CalendarState]):
     """Conversational mode: reward 1 when the last calendar printed passes every check."""
 
     task_model = CalendarTask
@@ -53,18 +55,17 @@ class CalendarServer(ResourcesServer[CalendarTask, Session]):
 
     @property
     def default_hours(self) -> WorkingHours:
-        settings = self.settings
-        return settings.working_hours if isinstance(settings, CalendarSettings) else WorkingHours()
+        return cast(CalendarSettings, self.settings).working_hours
 
-    def calendar(self, state: Session, trajectory: Trajectory) -> list[Entry] | None:
+    def calendar(self, state: CalendarState, trajectory: Trajectory) -> list[Entry] | None:
         """The calendar to judge; None when there is none to read."""
         return read_calendar(trajectory.final_text)
 
-    async def seed(self, task: CalendarTask) -> Session:
-        return Session()
+    async def seed(self, task: CalendarTask) -> CalendarState:
+        return CalendarState()
 
     async def respond(
-        self, task: CalendarTask, state: Session, trajectory: Trajectory
+        self, task: CalendarTask, state: CalendarState, trajectory: Trajectory
     ) -> str | None:
         if state.answered >= len(task.requests):
             return None  # a row without requests (NeMo Gym's): one answer ends it
@@ -75,7 +76,9 @@ class CalendarServer(ResourcesServer[CalendarTask, Session]):
             return None
         return task.requests[state.answered].text
 
-    async def verify(self, task: CalendarTask, trajectory: Trajectory, state: Session) -> Verdict:
+    async def verify(
+        self, task: CalendarTask, trajectory: Trajectory, state: CalendarState
+    ) -> Verdict:
         report = check(self.calendar(state, trajectory), task.requirements(self.default_hours))
         metrics = {**report.metrics(), "events_expected": len(task.events)}
         if task.requests:
@@ -89,17 +92,17 @@ class CalendarServer(ResourcesServer[CalendarTask, Session]):
 class CalendarToolsServer(CalendarServer):
     """Tools mode: reward 1 when the tools' calendar at the end passes every check."""
 
-    def calendar(self, state: Session, trajectory: Trajectory) -> list[Entry] | None:
+    def calendar(self, state: CalendarState, trajectory: Trajectory) -> list[Entry] | None:
         return list(state.calendar.values())
 
     @tool
-    async def list_events(self, state: Session) -> list[dict[str, Any]]:
+    async def list_events(self, state: CalendarState) -> list[dict[str, Any]]:
         """List the calendar's events in order of start time."""
         return [entry.wire() for entry in sorted(state.calendar.values(), key=_start)]
 
     @tool
     async def add_event(
-        self, state: Session, event_id: int, event_name: str, start_time: str, duration: int
+        self, state: CalendarState, event_id: int, event_name: str, start_time: str, duration: int
     ) -> str:
         """Add an event to the calendar.
 
@@ -122,7 +125,7 @@ class CalendarToolsServer(CalendarServer):
 
     @tool
     async def move_event(
-        self, state: Session, event_id: int, start_time: str, duration: int | None = None
+        self, state: CalendarState, event_id: int, start_time: str, duration: int | None = None
     ) -> str:
         """Move an event to a new start time, and change its length if asked.
 
@@ -138,7 +141,7 @@ class CalendarToolsServer(CalendarServer):
         return f"Moved event {event_id} to {_span(moved)}.{_overlaps(state, moved)}"
 
     @tool
-    async def delete_event(self, state: Session, event_id: int) -> str:
+    async def delete_event(self, state: CalendarState, event_id: int) -> str:
         """Remove an event from the calendar.
 
         Args:
@@ -157,7 +160,7 @@ def _span(entry: Entry) -> str:
     return f"{format_hhmm(entry.start)}-{format_hhmm(entry.end)}"
 
 
-def _overlaps(state: Session, entry: Entry) -> str:
+def _overlaps(state: CalendarState, entry: Entry) -> str:
     """A note on the events the changed one now overlaps, as a calendar app would show."""
     clashes = [
         f"event {other.event_id} ({_span(other)})"
@@ -167,7 +170,7 @@ def _overlaps(state: Session, entry: Entry) -> str:
     return f" It overlaps {', '.join(clashes)}." if clashes else ""
 
 
-def _existing(state: Session, event_id: int) -> Entry:
+def _existing(state: CalendarState, event_id: int) -> Entry:
     if event_id not in state.calendar:
         known = ", ".join(str(i) for i in sorted(state.calendar)) or "none"
         raise ToolError(f"there is no event {event_id} on the calendar (its events: {known})")

@@ -12,12 +12,15 @@ import pytest
 
 from environments.calendar.generate import generate_chat_tasks
 from environments.calendar.schedule import Entry, Requirements, WorkingHours
+from environments.calendar.server import CalendarSettings
 from environments.calendar.solver import solve
 from environments.calendar.task import CalendarTask
+from gym_core.errors import ConfigError
 from gym_core.http_client import HttpClient
 from gym_core.launch.plan import env_service_name
 from gym_core.protocol import RolloutResult
 from gym_core.rollout_client import AsyncRolloutClient
+from gym_core.settings import parse_settings
 from tests.conftest import gym_stack, scripted_engine
 from tests.environments.calendar.test_calendar_task import PEER_ROWS, peer_task
 
@@ -288,3 +291,18 @@ async def test_tool_mistakes_are_explained_to_the_model(stack: Any) -> None:
         assert orjson.loads(listed) == [
             {"event_id": 1, "event_name": "Standup", "start_time": "11:00", "duration": 45}
         ]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"working_hours": {"start": "16:00", "end": "10:00"}},
+            "working_hours: Value error, start",
+        ),
+        ({"mode": "tools"}, "mode: Extra inputs are not permitted"),
+    ],
+)
+def test_a_wrong_setting_names_its_key(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_settings(CalendarSettings, settings, "envs.calendar.settings")
