@@ -60,6 +60,10 @@ class EnvEntry(Entry):
     """Settings passed to the environment's server (checked by its `settings_model`)."""
     agent: AgentSettings = Field(default_factory=AgentSettings)
     datasets: Datasets
+    generator: ImportString | None = None
+    """A function `(n, seed, difficulty) -> list of task rows` that makes new tasks for
+    `gym data generate`; `difficulty` is easy, medium or hard, and the same arguments give
+    the same rows."""
 
     def package_dir(self) -> Path:
         """The directory of the package that holds the server, found without importing it."""

@@ -140,7 +140,9 @@ class ResourcesServer(Generic[TaskT, StateT]):
     ) -> list[Message] | str | None:
         """The environment's next turn after the assistant's latest message, or None to end.
 
-        A string is sent as one user message.
+        The agent calls it after every assistant message without tool calls. A string is sent
+        as one user message. `state` is the session's, so an environment can keep per-turn
+        results there and report them from `verify` (see environments/calendar/README.md).
         """
         return None
 

@@ -17,6 +17,7 @@ import pytest
 
 from gym_core.cli import main
 from gym_core.collect import read_results
+from gym_core.tasks_file import load_tasks
 from tests.conftest import scripted_engine
 from tests.gym_core.test_protocol import PEER_DATA
 
@@ -107,6 +108,16 @@ def test_the_peer_math_rows_run_unchanged(engine: str, tmp_path: Path) -> None:
         (["serve", "maht", "--policy-url", "http://127.0.0.1:1"], "Did you mean 'math'?"),
         (["serve", "math", "--host", "0.0.0.0"], "set serve.token"),
         (["rollout", "math", "--out", "x.jsonl", "--samples", "0"], "--samples must be at least 1"),
+        (["data", "generate", "calnedar", "--out", "x.jsonl"], "Did you mean 'calendar'?"),
+        (["data", "generate", "math", "--out", "x.jsonl"], "'math' has no task generator"),
+        (
+            ["data", "generate", "calendar", "--difficulty", "hrad", "--out", "x.jsonl"],
+            "--difficulty must be one of easy, medium, hard, got 'hrad'. Did you mean 'hard'?",
+        ),
+        (
+            ["data", "generate", "calendar", "--n", "0", "--out", "x.jsonl"],
+            "--n must be at least 1",
+        ),
     ],
 )
 def test_mistakes_are_one_clear_line(
@@ -170,3 +181,21 @@ def test_serve_starts_everything_and_sigterm_leaves_nothing_behind(engine: str) 
     while processes_marked(mark) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert processes_marked(mark) == []
+
+
+def test_data_generate_writes_the_same_tasks_for_the_same_seed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def generate(seed: int, name: str) -> Path:
+        out = tmp_path / name
+        argv = ["data", "generate", "calendar", "--n", "4", "--seed", str(seed), "--out", str(out)]
+        assert main([*argv, "--difficulty", "hard"]) == 0
+        return out
+
+    first, again, other = generate(1, "a.jsonl"), generate(1, "b.jsonl"), generate(2, "c.jsonl")
+    assert first.read_bytes() == again.read_bytes() != other.read_bytes()
+    tasks = load_tasks(first)
+    assert [task.env for task in tasks] == ["calendar"] * 4
+    assert all(task.env_fields()["difficulty"] == "hard" for task in tasks)
+    assert "wrote 4 calendar tasks (difficulty hard, seed 1)" in capsys.readouterr().out
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.jsonl", "b.jsonl", "c.jsonl"]

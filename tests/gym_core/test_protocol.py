@@ -8,7 +8,15 @@ from pydantic import ValidationError
 
 from gym_core.protocol import Message, SamplingParams, Task
 
-PEER_DATA = Path(__file__).resolve().parents[3] / "shared" / "peer_data" / "nemo_gym"
+# The checkout's sibling `shared/`, found from the main checkout and from its worktrees alike.
+PEER_DATA = next(
+    (
+        found
+        for parent in Path(__file__).resolve().parents
+        if (found := parent / "shared" / "peer_data" / "nemo_gym").is_dir()
+    ),
+    Path(__file__).resolve().parents[3] / "shared" / "peer_data" / "nemo_gym",
+)
 
 
 def peer_rows(name: str) -> list[dict]:
