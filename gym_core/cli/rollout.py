@@ -149,7 +149,7 @@ def _report(collection: Collection, args: argparse.Namespace) -> None:
     for kind, count in sorted(stats.failures.items()):
         table.add_row(f"failed: {kind}", str(count))
     table.add_row("new rollouts this run", str(collection.new))
-    table.add_row("rollouts per second", f"{collection.rollouts_per_second:.1f}")
+    table.add_row("rollouts per second", f"{collection.rollouts_per_second:.3g}")
     console = Console()
     console.print(table)
     for reason in collection.rejected:

@@ -1,0 +1,72 @@
+"""Time from `gym serve ENVS` to ready: every service answering /healthz, the endpoint printed.
+
+    python bench/startup.py --envs math --runs 5
+    python bench/startup.py --envs math --runs 3 --embedded
+
+Each run starts the command as a user would, in a fresh process, and stops the clock when the
+banner with the rollout endpoint appears; then it sends SIGTERM and waits for a clean exit.
+Without `--embedded` the policy is a scripted engine started beforehand (as a user with a
+running vLLM would pass `--policy-url`); with it, the embedded CPU model loads as part of
+the start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gym_core.launch.local import start_service, stop_processes  # noqa: E402
+from tests.conftest import wait_healthy  # noqa: E402
+
+GYM = [sys.executable, "-c", "from gym_core.cli import main; raise SystemExit(main())"]
+
+
+def time_to_ready(envs: str, policy: list[str]) -> float:
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [*GYM, "serve", envs, "--port", "0", *policy], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            if line.startswith("RL Gym is serving"):
+                return time.perf_counter() - started
+        raise RuntimeError(f"gym serve exited with {process.wait()} before it was ready")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        process.stdout.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envs", default="math")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--embedded", action="store_true", help="the embedded model, not a URL")
+    args = parser.parse_args()
+    engine = None
+    if not args.embedded:
+        engine = start_service("policy_clients.scripted:create_app", {}, name="engine")
+        wait_healthy(engine)
+    try:
+        policy = [] if engine is None else ["--policy-url", engine.url]
+        time_to_ready(args.envs, policy)  # warm the page cache and bytecode
+        samples = [time_to_ready(args.envs, policy) for _ in range(args.runs)]
+    finally:
+        if engine is not None:
+            stop_processes([engine])
+    flag = " --embedded" if args.embedded else ""
+    print(f"command: python bench/startup.py --envs {args.envs} --runs {args.runs}{flag}")
+    print(f"gym serve {args.envs} -> ready: min {min(samples):.2f}s, "
+          f"median {statistics.median(samples):.2f}s, max {max(samples):.2f}s")
+
+
+if __name__ == "__main__":
+    main()
