@@ -14,21 +14,26 @@ Each run gets:
   the sandbox's user owns nothing on the host;
 - rlimits on CPU time, memory, processes, file size and open files (`prlimit`).
 
-The outer bubblewrap process is the one we start and kill: the sandbox's init dies with it
-(`--die-with-parent`), and the kernel then kills everything left in the pid namespace.
+The program is the pid namespace's init (`--as-pid-1`), so bubblewrap waits for it and its
+resource usage reaches us. To stop a run we kill that init (its pid comes on bubblewrap's
+status pipe): the kernel then kills everything left in the namespace, and bubblewrap reaps
+it and exits, so no process is orphaned. Should this server die, the sandbox dies with it
+(`--die-with-parent`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
+import signal
 import subprocess
 from pathlib import Path, PurePosixPath
 
 from resources_server.sandbox.api import WORKDIR, Limits, RunResult, Sandbox, SandboxError, decode
 from resources_server.sandbox.executables import find_bwrap, find_interpreter, find_prlimit
-from resources_server.sandbox.process import data_fd, run_process
+from resources_server.sandbox.process import data_fd, kill_group, run_process
 from resources_server.sandbox.rlimits import MB, prlimit_command, result_of
 
 __all__ = ["DEFAULT_FIRST_UID", "BubblewrapSandbox"]
@@ -42,6 +47,7 @@ MIN_VERSION = (0, 10)
 """`--size` (bounded tmpfs) arrived in bubblewrap 0.10."""
 _HOST_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _ENVIRONMENT = {"HOME": WORKDIR, "TMPDIR": WORKDIR, "LANG": "C.UTF-8"}
+_CHILD_PID = re.compile(rb'"child-pid":\s*(\d+)')
 
 
 class BubblewrapSandbox(Sandbox):
@@ -72,8 +78,8 @@ class BubblewrapSandbox(Sandbox):
             stdin_fd = data_fd("stdin", stdin)
             cleanup.callback(os.close, stdin_fd)
             status_read, status_write = os.pipe()
-            cleanup.callback(os.close, status_read)
             cleanup.callback(os.close, status_write)
+            status = cleanup.enter_context(_Status(status_read))
             file_args, file_fds = _file_args(files)
             for fd in file_fds:
                 cleanup.callback(os.close, fd)
@@ -96,13 +102,14 @@ class BubblewrapSandbox(Sandbox):
                     user=None if self.first_uid is None else self.first_uid + slot,
                     output_limit=limits.output_bytes,
                     wall_time_s=limits.wall_time_s,
+                    stop=status.stop,
                 )
             except OSError as error:
                 raise SandboxError(f"cannot start bubblewrap ({self.bwrap}): {error}") from None
-            status = _read_available(status_read)
+            status.read()
         # bubblewrap reports the exit code only of a program it started: without one, it
         # failed to set the sandbox up (and wrote why to stderr).
-        if finished.stopped_for is None and b'"exit-code"' not in status:
+        if finished.stopped_for is None and b'"exit-code"' not in status.data:
             why = decode(finished.stderr).strip()[-500:] or f"exit code {finished.exit_code}"
             raise SandboxError(f"bubblewrap could not start the program: {why}")
         return result_of(finished, limits)
@@ -173,10 +180,41 @@ def _file_args(files: dict[str, bytes]) -> tuple[list[str], list[int]]:
     return args, fds
 
 
-def _read_available(fd: int) -> bytes:
-    os.set_blocking(fd, False)
-    chunks = []
-    with contextlib.suppress(BlockingIOError):
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
-    return b"".join(chunks)
+class _Status:
+    """bubblewrap's JSON status pipe, read as it comes: first the sandbox init's pid (held as
+    a pidfd at once, so stopping it can never hit a recycled pid), last the exit code."""
+
+    def __init__(self, pipe: int) -> None:
+        self.pipe = pipe
+        self.data = bytearray()
+        self._init: int | None = None
+        os.set_blocking(pipe, False)
+        asyncio.get_running_loop().add_reader(pipe, self.read)
+
+    def __enter__(self) -> _Status:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        asyncio.get_running_loop().remove_reader(self.pipe)
+        os.close(self.pipe)
+        if self._init is not None:
+            os.close(self._init)
+
+    def read(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(self.pipe, 1 << 16):
+                self.data += chunk
+        if self._init is None and (found := _CHILD_PID.search(self.data)):
+            with contextlib.suppress(ProcessLookupError):
+                self._init = os.pidfd_open(int(found[1]))
+
+    def stop(self, bwrap_pid: int) -> None:
+        """Kill the sandbox's init, which takes its namespace down and lets bubblewrap reap
+        it; before bubblewrap has reported the init, kill bubblewrap itself."""
+        if self._init is None:
+            self.read()
+        if self._init is None:
+            kill_group(bwrap_pid)
+            return
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(self._init, signal.SIGKILL)

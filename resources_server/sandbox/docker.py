@@ -30,10 +30,13 @@ from resources_server.sandbox.api import (
 )
 from resources_server.sandbox.rlimits import CPU_SIGNALS, MB
 
-__all__ = ["DEFAULT_IMAGE", "DockerSandbox"]
+__all__ = ["DEFAULT_IMAGE", "DockerSandbox", "connect"]
 
 DEFAULT_IMAGE = "python:3.11-slim"
 CONNECT_TIMEOUT_S = 10
+API_VERSION = "1.41"
+"""Docker Engine 20.10 or newer; naming it spares a version query on connecting."""
+DEFAULT_HOST = "unix:///var/run/docker.sock"
 IO_DIR = "/io"
 _REDIRECT = f'exec "$@" <{IO_DIR}/stdin >{IO_DIR}/stdout 2>{IO_DIR}/stderr'
 
@@ -57,7 +60,7 @@ class DockerSandbox(Sandbox):
         self, argv: list[str], files: dict[str, bytes], stdin: bytes, limits: Limits, slot: int
     ) -> RunResult:
         if self._client is None:
-            self._client = await asyncio.to_thread(_connect)
+            self._client = await asyncio.to_thread(connect)
         return await asyncio.to_thread(self._run_container, argv, files, stdin, limits)
 
     async def close(self) -> None:
@@ -119,14 +122,30 @@ class DockerSandbox(Sandbox):
         )
 
 
-def _connect() -> Any:
+def connect() -> Any:
+    """A client of the engine the environment names (DOCKER_HOST, or the local socket).
+
+    Raises:
+        SandboxError: no engine answers.
+    """
     import docker
     from docker.errors import DockerException
+    from requests.exceptions import RequestException
 
+    host = os.environ.get("DOCKER_HOST", DEFAULT_HOST)
+    if host.startswith("unix://") and not Path(host.removeprefix("unix://")).exists():
+        raise SandboxError(
+            f"cannot reach a Docker engine: there is no socket {host.removeprefix('unix://')} "
+            "(is the engine running? DOCKER_HOST names another one)"
+        )
     try:
-        client = docker.from_env(timeout=CONNECT_TIMEOUT_S)
-        client.ping()
+        client = docker.from_env(version=API_VERSION, timeout=CONNECT_TIMEOUT_S)
     except DockerException as error:
+        raise SandboxError(f"cannot reach a Docker engine: {error}") from None
+    try:
+        client.ping()
+    except (DockerException, RequestException) as error:
+        client.close()
         raise SandboxError(f"cannot reach a Docker engine: {error}") from None
     return client
 

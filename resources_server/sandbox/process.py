@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Finished", "data_fd", "run_process"]
+__all__ = ["Finished", "data_fd", "kill_group", "run_process"]
 
 READ_CHUNK = 1 << 16
 DRAIN_TIMEOUT_S = 2.0
@@ -58,7 +58,7 @@ class _Capture:
         except OSError:
             chunk = b""
         if not chunk:
-            self.stop()
+            self.close()
             return
         room = self.limit - len(self.data)
         self.data += chunk[:room]
@@ -66,7 +66,7 @@ class _Capture:
             self.truncated = True
             self._on_overflow()
 
-    def stop(self) -> None:
+    def close(self) -> None:
         asyncio.get_running_loop().remove_reader(self.pipe)
         if not self.closed.done():
             self.closed.set_result(None)
@@ -82,12 +82,15 @@ async def run_process(
     user: int | None = None,
     cwd: str | None = None,
     env: dict[str, str] | None = None,
+    stop: Callable[[int], None] | None = None,
 ) -> Finished:
     """Run `argv` in a new session, `stdin` (a file descriptor) as its standard input.
 
-    The child and its process group are killed when `wall_time_s` passes or when stdout or
-    stderr exceeds `output_limit`; if this coroutine is cancelled, they are killed too.
+    The child is stopped when `wall_time_s` passes or when stdout or stderr exceeds
+    `output_limit`, and when this coroutine is cancelled: by `stop(pid)` when given, else by
+    killing its process group.
     """
+    stop_child = stop or kill_group
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     # Spawning is as quick as in asyncio's own subprocess support, which also calls Popen on
@@ -115,7 +118,7 @@ async def run_process(
     def stop_for_output() -> None:
         nonlocal stopped_for
         stopped_for = stopped_for or "output"
-        _kill_group(process.pid)
+        stop_child(process.pid)
 
     outputs = [
         _Capture(process.stdout.fileno(), output_limit, stop_for_output),
@@ -127,7 +130,7 @@ async def run_process(
             await asyncio.wait_for(asyncio.shield(exited), wall_time_s)
         except TimeoutError:
             stopped_for = stopped_for or "wall_time"
-            _kill_group(process.pid)
+            stop_child(process.pid)
             await exited
         _, status, usage = os.wait4(process.pid, 0)  # noqa: ASYNC222 (it has exited)
         reaped = True
@@ -141,11 +144,11 @@ async def run_process(
     finally:
         loop.remove_reader(pidfd)
         for output in outputs:
-            output.stop()
+            output.close()
         process.stdout.close()
         process.stderr.close()
         if not reaped:
-            _kill_group(process.pid)
+            stop_child(process.pid)
             _reap_when_exited(process, pidfd)
         else:
             os.close(pidfd)
@@ -161,7 +164,7 @@ async def run_process(
     )
 
 
-def _kill_group(pid: int) -> None:
+def kill_group(pid: int) -> None:
     """SIGKILL the child and its process group (called only before the child is reaped, so
     the ids cannot have been reused)."""
     for kill, target in ((os.killpg, pid), (os.kill, pid)):

@@ -18,6 +18,9 @@ __all__ = ["CPU_SIGNALS", "MB", "prlimit_command", "result_of"]
 
 MB = 1 << 20
 CPU_SIGNALS = {128 + signal.SIGXCPU, 128 + signal.SIGKILL}
+CPU_ACCOUNTING_SLACK = 0.9
+"""The usage the kernel reports for a process it killed at its CPU limit can fall a few
+percent short of the limit."""
 
 
 def prlimit_command(prlimit: Path, limits: Limits) -> list[str]:
@@ -41,7 +44,8 @@ def prlimit_command(prlimit: Path, limits: Limits) -> list[str]:
 def result_of(finished: Finished, limits: Limits) -> RunResult:
     """The run's result: a CPU timeout is a death by SIGXCPU or SIGKILL after the budget."""
     cpu_spent = (
-        finished.exit_code in CPU_SIGNALS and finished.cpu_time_s >= 0.99 * limits.cpu_time_s
+        finished.exit_code in CPU_SIGNALS
+        and finished.cpu_time_s >= CPU_ACCOUNTING_SLACK * limits.cpu_time_s
     )
     stderr = decode(finished.stderr)
     return RunResult(
