@@ -5,6 +5,7 @@ the rollout instead of scoring it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,11 +13,10 @@ import pytest
 
 from gym_core.errors import ServiceFailed
 from gym_core.http_client import HttpClient
-from gym_core.launch.local import start_service, stop_processes
 from gym_core.protocol import RolloutResult
 from gym_core.rollout_client import AsyncRolloutClient
 from gym_core.settings import ResourcesServerSettings
-from tests.conftest import gym_stack, scripted_engine, wait_healthy
+from tests.conftest import gym_stack, resources_server, scripted_engine
 from tests.gym_core.test_protocol import peer_rows
 
 LIMITS = {"cpu_time_s": 1, "wall_time_s": 5, "memory_mb": 256, "output_bytes": 100_000}
@@ -36,22 +36,19 @@ def answer(code: str) -> list[dict[str, Any]]:
     ]
 
 
-def start_code_server(server: str) -> Any:
-    settings = ResourcesServerSettings(
-        name="code", server=server, cpu_workers=1, env_settings={"sandbox": {"limits": LIMITS}}
+def code_server(server: str) -> contextlib.AbstractContextManager[str]:
+    """A resources server of the code environment (class `server`); yields its URL."""
+    return resources_server(
+        ResourcesServerSettings(
+            name="code", server=server, cpu_workers=1, env_settings={"sandbox": {"limits": LIMITS}}
+        )
     )
-    process = start_service("resources_server.app:create_app", settings.model_dump(), name="code")
-    wait_healthy(process)
-    return process
 
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    process = start_code_server("environments.code.server:CodeToolsServer")
-    try:
-        yield process.url
-    finally:
-        stop_processes([process])
+    with code_server("environments.code.server:CodeToolsServer") as url:
+        yield url
 
 
 async def verify(http: HttpClient, url: str, code: str) -> dict[str, Any]:
@@ -138,11 +135,8 @@ async def test_hostile_solutions_never_disturb_the_server_or_other_rollouts(url:
 
 @pytest.fixture(scope="module")
 def broken_url() -> Iterator[str]:
-    process = start_code_server("tests.fixtures.broken_sandbox_env:BrokenSandboxServer")
-    try:
-        yield process.url
-    finally:
-        stop_processes([process])
+    with code_server("tests.fixtures.broken_sandbox_env:BrokenSandboxServer") as url:
+        yield url
 
 
 async def test_a_broken_sandbox_fails_the_rollout_instead_of_scoring_it(broken_url: str) -> None:
