@@ -14,8 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from environments.code.cases import CodeTask
 from environments.code.grading import CaseResult, extract_code, grade
+from gym_core.errors import ConfigError
 from resources_server import ResourcesServer, Trajectory, Verdict, tool
-from resources_server.sandbox import RunResult, Sandbox, SandboxSettings, create_sandbox
+from resources_server.cpu_pool import CpuPool
+from resources_server.sandbox import (
+    RunResult,
+    Sandbox,
+    SandboxError,
+    SandboxSettings,
+    create_sandbox,
+)
 
 __all__ = ["CodeServer", "CodeSettings", "CodeToolsServer"]
 
@@ -35,10 +43,15 @@ class CodeServer(ResourcesServer[CodeTask, None]):
 
     task_model = CodeTask
     settings_model = CodeSettings
-    sandbox: Sandbox
+
+    def __init__(self, settings: BaseModel, cpu: CpuPool) -> None:
+        super().__init__(settings, cpu)
+        try:  # a sandbox that cannot work here is a setting to fix, said before anything runs
+            self.sandbox: Sandbox = create_sandbox(cast(CodeSettings, settings).sandbox)
+        except SandboxError as error:
+            raise ConfigError(f"settings.sandbox: {error}") from None
 
     async def startup(self) -> None:
-        self.sandbox = create_sandbox(cast(CodeSettings, self.settings).sandbox)
         await self.sandbox.check()
 
     async def shutdown(self) -> None:

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from gym_core.errors import ServiceFailed
+from gym_core.errors import ConfigError, ServiceFailed
 from gym_core.http_client import HttpClient
 from gym_core.protocol import RolloutResult
 from gym_core.rollout_client import AsyncRolloutClient
 from gym_core.settings import ResourcesServerSettings
+from resources_server.app import create_app
 from tests.conftest import gym_stack, resources_server, scripted_engine
 from tests.gym_core.test_protocol import peer_rows
 
@@ -243,3 +244,21 @@ async def test_the_peer_rows_run_unchanged(endpoint: str) -> None:
     solved = [result for result in results if result.reward == 1.0]
     assert len(solved) == 1
     assert solved[0].metrics["tests_passed"] == 3
+
+
+@pytest.mark.parametrize(
+    ("sandbox", "problem"),
+    [
+        ({"python": "/no/python"}, "settings.sandbox: no usable Python .*/no/python: no such file"),
+        ({"backend": "nope"}, "envs.code.settings: sandbox.backend: Input should be .bubblewrap."),
+        ({"limits": {"cpu_time_s": 0}}, "sandbox.limits.cpu_time_s: Input should be greater"),
+    ],
+)
+def test_sandbox_settings_that_cannot_work_are_config_errors(
+    sandbox: dict[str, Any], problem: str
+) -> None:
+    settings = ResourcesServerSettings(
+        name="code", server="environments.code.server:CodeServer", env_settings={"sandbox": sandbox}
+    )
+    with pytest.raises(ConfigError, match=problem):
+        create_app(settings.model_dump())
