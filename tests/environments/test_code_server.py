@@ -204,6 +204,7 @@ async def rollouts(endpoint: str, rows: list[dict[str, Any]]) -> list[RolloutRes
         return await client.rollouts(rows)
 
 
+@pytest.mark.slow  # starts the whole stack: agent, policy, math, code, code_tools
 async def test_math_and_code_serve_side_by_side(endpoint: str) -> None:
     math_row = {"id": "m", "env": "math", "prompt": "What is 2+2?", "answer": "4"}
     code, math = await rollouts(endpoint, [ADD_TASK, math_row])
@@ -211,6 +212,7 @@ async def test_math_and_code_serve_side_by_side(endpoint: str) -> None:
     assert (math.status, math.reward) == ("completed", 1.0)
 
 
+@pytest.mark.slow  # starts the whole stack: agent, policy, math, code, code_tools
 async def test_the_tools_variant_lets_the_model_try_its_code(endpoint: str) -> None:
     row = {
         **ADD_TASK,
