@@ -33,6 +33,7 @@ FailureKind = Literal[
     "env_error",
     "verify_error",
     "verify_timeout",
+    "sandbox_error",
     "replica_lost",
     "internal_error",
 ]
@@ -45,6 +46,8 @@ which goes back to the model);
 `env_error` the resources server could not be reached or failed outside a tool;
 `verify_error` the verifier raised;
 `verify_timeout` verification used up its CPU-time budget;
+`sandbox_error` the sandbox that runs untrusted code failed (not the code: a program that
+crashes or times out is the policy's failure and is scored);
 `replica_lost` the service replica that held the episode died;
 `internal_error` a bug in RL Gym itself."""
 

@@ -38,6 +38,7 @@ from gym_core.service import create_service_app
 from gym_core.settings import ResourcesServerSettings, parse_settings
 from resources_server.base import ResourcesServer, ToolError, Trajectory, Verdict
 from resources_server.cpu_pool import CallFailed, CpuPool, CpuTimeExceeded, WorkerLost
+from resources_server.sandbox import SandboxError
 from resources_server.sessions import Session, SessionStore, UnknownSession
 
 __all__ = ["create_app"]
@@ -136,6 +137,10 @@ def build_app(
             result = await method(session.state, **dict(arguments))
         except ToolError as error:
             return ToolOutput(output=str(error), is_error=True)
+        except SandboxError as error:
+            log.error("tool %s: the sandbox failed: %s", tool_name, error)
+            metrics.count_failure("sandbox_error")
+            raise HTTPException(500, f"tool {tool_name}: the sandbox failed: {error}") from None
         except Exception as error:
             log.exception("tool %s raised", tool_name)
             metrics.count_failure("tool_raised")
@@ -161,6 +166,8 @@ def build_app(
             return _verified(verdict)
         except CpuTimeExceeded as error:
             return _failed(metrics, "verify_timeout", f"verification {error}")
+        except SandboxError as error:
+            return _failed(metrics, "sandbox_error", f"the sandbox failed: {error}")
         except (CallFailed, WorkerLost) as error:
             return _failed(metrics, "verify_error", f"verification failed: {error}")
         except Exception as error:

@@ -24,6 +24,7 @@ from gym_core.launch.local import (
     start_service,
     stop_processes,
 )
+from gym_core.settings import ResourcesServerSettings
 
 ECHO_ENVS: dict[str, Any] = {
     name: {
@@ -74,6 +75,19 @@ def scripted_engine(rules: list[dict[str, Any]], **settings: Any) -> Iterator[st
     """A scripted OpenAI-compatible engine on a loopback port; yields its URL."""
     with scripted_replicas(1, rules, **settings) as [process]:
         yield process.url
+
+
+@contextlib.contextmanager
+def resources_server(settings: ResourcesServerSettings) -> Iterator[str]:
+    """One environment's resources server on a loopback port; yields its URL."""
+    process = start_service(
+        "resources_server.app:create_app", settings.model_dump(), name=settings.name
+    )
+    try:
+        wait_healthy(process)
+        yield process.url
+    finally:
+        stop_processes([process])
 
 
 def make_config(policy_urls: list[str], **overrides: Any) -> GymConfig:

@@ -9,9 +9,8 @@ import pytest
 
 from gym_core.errors import ServiceRejected
 from gym_core.http_client import HttpClient
-from gym_core.launch.local import start_service, stop_processes
 from gym_core.settings import ResourcesServerSettings
-from tests.conftest import wait_healthy
+from tests.conftest import resources_server
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +22,8 @@ def url() -> Iterator[str]:
         verify_cpu_limit_s=0.5,
         session_ttl_s=60,
     )
-    process = start_service("resources_server.app:create_app", settings.model_dump(), name="echo")
-    try:
-        wait_healthy(process)
-        yield process.url
-    finally:
-        stop_processes([process])
+    with resources_server(settings) as url:
+        yield url
 
 
 async def metrics_text(url: str) -> str:

@@ -1,0 +1,196 @@
+"""One child process run without blocking the event loop: output read with a cap, a
+wall-clock bound, the whole process group killed on either, and its CPU time measured.
+
+We reap the child ourselves (a pidfd says when it has exited, then `wait4`), because only
+`wait4` gives its resource usage, which includes every descendant it waited for: for
+bubblewrap that is the whole sandbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["Finished", "data_fd", "kill_group", "run_process"]
+
+READ_CHUNK = 1 << 16
+DRAIN_TIMEOUT_S = 2.0
+"""After the child exits, how long a descendant may keep its output pipes open."""
+
+
+@dataclass
+class Finished:
+    exit_code: int | None
+    """The exit status, 128+N when signal N ended it; None when we killed it."""
+    stdout: bytes
+    stderr: bytes
+    wall_time_s: float
+    cpu_time_s: float
+    stopped_for: Literal["wall_time", "output"] | None
+    output_truncated: bool
+
+
+class _Capture:
+    """Reads one pipe as data arrives; keeps the first `limit` bytes."""
+
+    def __init__(self, pipe: int, limit: int, on_overflow: Callable[[], None]) -> None:
+        self.pipe = pipe
+        self.limit = limit
+        self.data = bytearray()
+        self.truncated = False
+        self._on_overflow = on_overflow
+        self.closed = asyncio.get_running_loop().create_future()
+        os.set_blocking(pipe, False)
+        asyncio.get_running_loop().add_reader(pipe, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            chunk = os.read(self.pipe, READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.close()
+            return
+        room = self.limit - len(self.data)
+        self.data += chunk[:room]
+        if len(chunk) > room and not self.truncated:
+            self.truncated = True
+            self._on_overflow()
+
+    def close(self) -> None:
+        asyncio.get_running_loop().remove_reader(self.pipe)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+async def run_process(
+    argv: Sequence[str],
+    *,
+    stdin: int,
+    output_limit: int,
+    wall_time_s: float,
+    pass_fds: Sequence[int] = (),
+    user: int | None = None,
+    cwd: str | None = None,
+    env: dict[str, str] | None = None,
+    stop: Callable[[int], None] | None = None,
+) -> Finished:
+    """Run `argv` in a new session, `stdin` (a file descriptor) as its standard input.
+
+    The child is stopped when `wall_time_s` passes or when stdout or stderr exceeds
+    `output_limit`, and when this coroutine is cancelled: by `stop(pid)` when given, else by
+    killing its process group.
+    """
+    stop_child = stop or kill_group
+    loop = asyncio.get_running_loop()
+    started = time.monotonic()
+    # Spawning is as quick as in asyncio's own subprocess support, which also calls Popen on
+    # the loop; we keep the Popen to reap the child ourselves.
+    process = subprocess.Popen(  # noqa: ASYNC220
+        argv,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        pass_fds=tuple(pass_fds),
+        user=user,
+        group=user,
+        extra_groups=[] if user is not None else None,
+        cwd=cwd,
+        env=env if env is not None else {},
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    pidfd = os.pidfd_open(process.pid)
+    exited = loop.create_future()
+    loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
+    stopped_for: Literal["wall_time", "output"] | None = None
+
+    def stop_for_output() -> None:
+        nonlocal stopped_for
+        stopped_for = stopped_for or "output"
+        stop_child(process.pid)
+
+    outputs = [
+        _Capture(process.stdout.fileno(), output_limit, stop_for_output),
+        _Capture(process.stderr.fileno(), output_limit, stop_for_output),
+    ]
+    reaped = False
+    try:
+        try:
+            await asyncio.wait_for(asyncio.shield(exited), wall_time_s)
+        except TimeoutError:
+            stopped_for = stopped_for or "wall_time"
+            stop_child(process.pid)
+            await exited
+        _, status, usage = os.wait4(process.pid, 0)  # noqa: ASYNC222 (it has exited)
+        reaped = True
+        process.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.monotonic() - started
+        # A descendant that escaped the process group may hold the pipes open: give up on it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*(output.closed for output in outputs)), DRAIN_TIMEOUT_S
+            )
+    finally:
+        loop.remove_reader(pidfd)
+        for output in outputs:
+            output.close()
+        process.stdout.close()
+        process.stderr.close()
+        if not reaped:
+            stop_child(process.pid)
+            _reap_when_exited(process, pidfd)
+        else:
+            os.close(pidfd)
+    code = process.returncode
+    return Finished(
+        exit_code=None if stopped_for else (128 - code if code < 0 else code),
+        stdout=bytes(outputs[0].data),
+        stderr=bytes(outputs[1].data),
+        wall_time_s=elapsed,
+        cpu_time_s=usage.ru_utime + usage.ru_stime,
+        stopped_for=stopped_for,
+        output_truncated=any(output.truncated for output in outputs),
+    )
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL the child and its process group (called only before the child is reaped, so
+    the ids cannot have been reused)."""
+    for kill, target in ((os.killpg, pid), (os.kill, pid)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            kill(target, signal.SIGKILL)
+
+
+def _reap_when_exited(process: subprocess.Popen[bytes], pidfd: int) -> None:
+    """On cancellation: collect the killed child once it is gone, without waiting for it."""
+    loop = asyncio.get_running_loop()
+
+    def reap() -> None:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        _, status = os.waitpid(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+
+    loop.add_reader(pidfd, reap)
+
+
+def data_fd(name: str, data: bytes) -> int:
+    """A file descriptor reading `data` from its start: an anonymous in-memory file, so
+    staging a run's stdin and files never touches the disk. The caller closes it."""
+    fd = os.memfd_create(name)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
