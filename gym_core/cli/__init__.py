@@ -14,6 +14,7 @@ __all__ = ["main"]
 COMMANDS = {
     "serve": ("gym_core.cli.serve", "serve environments: the rollout endpoint and its services"),
     "rollout": ("gym_core.cli.rollout", "collect rollouts of an environment's tasks into JSONL"),
+    "hub": ("gym_core.cli.hub", "find, write, validate and publish environments"),
 }
 
 
