@@ -12,7 +12,7 @@ The checks, in order; one that cannot run because an earlier one failed is skipp
     latency        no verify call takes longer than the limit; p50 and p99 are reported
 
 The server runs exactly as `gym serve` runs it, in its own process on a loopback port; its log
-goes to a file the report names.
+goes to a file, which a failed report names (and a passed one deletes).
 """
 
 from __future__ import annotations
@@ -137,7 +137,10 @@ def validate_env(
     finally:
         stop_processes([process])
     report = _report(name, [schema, *results], examples=len(plan.tasks))
-    report.server_log = log
+    if report.passed:
+        os.unlink(log)
+    else:
+        report.server_log = log
     if checks.verify_seconds:
         report.verify_latency_ms = _percentiles(checks.verify_seconds)
     return report
@@ -412,17 +415,21 @@ def _ids(ids: list[str]) -> str:
 
 @contextlib.contextmanager
 def _stdio_to(path: Path) -> Iterator[None]:
-    """Point stdout and stderr at `path` while a service forks, so its log goes there."""
+    """Point stdout and stderr (the descriptors and Python's streams) at `path` while a
+    service forks, so that the service's log goes there and not into the report."""
     sys.stdout.flush()
     sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with path.open("ab") as log:
+    streams = sys.stdout, sys.stderr
+    descriptors = os.dup(1), os.dup(2)
+    with path.open("a", buffering=1) as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in saved:
-            os.close(fd)
+        sys.stdout = sys.stderr = log
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = streams
+            os.dup2(descriptors[0], 1)
+            os.dup2(descriptors[1], 2)
+            for descriptor in descriptors:
+                os.close(descriptor)
