@@ -127,53 +127,49 @@ def _show(args: argparse.Namespace) -> int:
     config, origins = _catalog(args)
     [name] = select_envs(config, args.name)
     entry = config.envs[name]
-    console = Console()
-    console.print(f"[bold]{name}[/bold] {entry.version}  ({origins[name]})")
-    console.print(entry.description)
-    rows = {
-        "domain": entry.domain,
-        "tags": ", ".join(entry.tags) or "-",
-        "license": entry.license,
-        "server": entry.server,
-        "agent": entry.agent.model_dump_json(exclude_defaults=True),
-        "example tasks": entry.datasets.example,
-        "solutions": entry.datasets.solutions or "-",
-        "full data": entry.datasets.full or "-",
-        "wheel": entry.wheel or "- (served from source)",
-    }
-    console.print(_key_values("entry", rows))
-    console.print(_card_table(entry))
+    print(f"{name} {entry.version}  ({origins[name]})\n{entry.description}\n")
+    _print_section(
+        "entry",
+        {
+            "domain": entry.domain,
+            "tags": ", ".join(entry.tags) or "-",
+            "license": entry.license,
+            "server": entry.server,
+            "agent": entry.agent.model_dump_json(exclude_defaults=True),
+            "example tasks": entry.datasets.example,
+            "solutions": entry.datasets.solutions or "-",
+            "full data": entry.datasets.full or "-",
+            "wheel": entry.wheel or "- (served from source)",
+        },
+    )
+    _print_section("quality card", _card_rows(entry))
     return 0
 
 
-def _card_table(entry: EnvEntry) -> Table:
+def _card_rows(entry: EnvEntry) -> dict[str, str]:
     card = entry.card
     if card is None:
-        return _key_values("quality card", {"validated": "not published: no card yet"})
+        return {"validated": "not published: no card yet"}
     baseline = "not measured"
     if card.baseline_mean_reward is not None:
         baseline = f"{card.baseline_mean_reward:.4f} ({card.baseline_policy})"
-    return _key_values(
-        "quality card",
-        {
-            "validated": f"{card.validated} on {card.validated_on}",
-            "checks passed": ", ".join(card.checks_passed),
-            "examples": str(card.examples),
-            "verify latency": f"p50 {card.verify_latency_ms.p50:g} ms, "
-            f"p99 {card.verify_latency_ms.p99:g} ms",
-            "baseline mean reward": baseline,
-            "wheel sha256": card.wheel_sha256 or "-",
-        },
-    )
+    return {
+        "validated": f"{card.validated} on {card.validated_on}",
+        "checks passed": ", ".join(card.checks_passed),
+        "examples": str(card.examples),
+        "verify latency": f"p50 {card.verify_latency_ms.p50:g} ms, "
+        f"p99 {card.verify_latency_ms.p99:g} ms",
+        "baseline mean reward": baseline,
+        "wheel sha256": card.wheel_sha256 or "-",
+    }
 
 
-def _key_values(title: str, rows: dict[str, str]) -> Table:
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column("key", style="bold")
-    table.add_column("value", overflow="fold")
+def _print_section(title: str, rows: dict[str, str]) -> None:
+    """Plain lines, so that paths and hashes are never wrapped."""
+    width = max(len(key) for key in rows)
+    print(title)
     for key, value in rows.items():
-        table.add_row(key, value)
-    return table
+        print(f"  {key:{width}}  {value}")
 
 
 def _new(args: argparse.Namespace) -> int:
