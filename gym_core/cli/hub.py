@@ -78,7 +78,7 @@ def _command(commands: Any, name: str, help_text: str, run: Any) -> argparse.Arg
 
 
 def _add_verify_limit(parser: argparse.ArgumentParser) -> None:
-    from gym_core.hub.validate import DEFAULT_VERIFY_LIMIT_S
+    from gym_core.hub.report import DEFAULT_VERIFY_LIMIT_S
 
     parser.add_argument(
         "--verify-limit-s",

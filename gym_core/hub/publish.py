@@ -31,12 +31,8 @@ from gym_core.config import GymConfig
 from gym_core.errors import ConfigError, GymError
 from gym_core.hub.baseline import measure_baseline
 from gym_core.hub.build import build_wheel, sha256_of
-from gym_core.hub.validate import (
-    DEFAULT_VERIFY_LIMIT_S,
-    ValidationReport,
-    project_config,
-    validate_env,
-)
+from gym_core.hub.report import DEFAULT_VERIFY_LIMIT_S, ValidationReport
+from gym_core.hub.validate import project_config, validate_env
 
 __all__ = ["PublishRefused", "Published", "publish"]
 

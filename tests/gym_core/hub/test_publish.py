@@ -10,7 +10,7 @@ import pytest
 from gym_core.catalog import load_catalog
 from gym_core.cli import main
 from gym_core.hub.build import sha256_of, wheel_entry_points
-from gym_core.hub.validate import CHECKS
+from gym_core.hub.report import CHECKS
 from tests.conftest import scripted_engine
 from tests.fixtures.env_projects import project, scripted_letters_rules
 

@@ -9,7 +9,8 @@ import pytest
 from gym_core.catalog import default_catalog_path, load_catalog
 from gym_core.cli import main
 from gym_core.config import load_config
-from gym_core.hub.validate import CHECKS, ValidationReport, validate_env, validate_project
+from gym_core.hub.report import CHECKS, ValidationReport
+from gym_core.hub.validate import validate_env, validate_project
 from tests.fixtures.env_projects import project
 
 
