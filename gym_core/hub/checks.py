@@ -193,18 +193,25 @@ def _determinism(
         repeat = again[key]
         if isinstance(outcome, str) or isinstance(repeat, str):
             continue
-        before = (outcome.verdict.reward, outcome.verdict.reward_components)
-        after = (repeat.verdict.reward, repeat.verdict.reward_components)
+        before, after = _scored(outcome), _scored(repeat)
         if before != after:
             problems.append(
-                f"task {key[0]!r} with its {key[1]} solution: reward {before[0]} "
-                f"{before[1] or ''}, then {after[0]} {after[1] or ''} when played again"
+                f"task {key[0]!r} with its {key[1]} solution: {before}, then {after} when "
+                "played again"
             )
     if problems:
         return failed("deterministic", problems)
     return CheckResult(
         name="deterministic", status="passed", summary=f"{len(first)} attempts played twice"
     )
+
+
+def _scored(played: Played) -> str:
+    verdict = played.verdict
+    if verdict.failure is not None:
+        return f"failed ({verdict.failure.kind})"
+    parts = f" {verdict.reward_components}" if verdict.reward_components else ""
+    return f"reward {verdict.reward:g}{parts}"
 
 
 async def _tool_crashes(base_url: str) -> list[str]:

@@ -52,60 +52,67 @@ def test_a_verifier_that_rejects_the_reference_fails_and_says_which_task(
     assert "passed   wrong" in out
 
 
-def test_a_verifier_that_accepts_anything_fails_the_wrong_check(tmp_path: Path) -> None:
-    [report] = validate_project(
-        project(tmp_path, "lenient", {"float(answer == task.answer)": "float(answer is not None)"})
-    )
-    status, problems = check(report, "wrong")
-    assert status == "failed"
-    assert "task 'lenient-5' with its wrong solution: reward 1, expected 0" in problems
+SEED_CRASH = (
+    "    async def seed(self, task: SeedCrashTask) -> None:\n"
+    "        self.share = 100 // task.answer  # the bug: a task whose answer is 0\n\n"
+    "    @tool\n"
+)
+MEMORY = (
+    "self.calls = getattr(self, 'calls', 0) + 1\n"
+    "        answer = final_answer(trajectory.final_text) if self.calls <= 11 else None"
+)
 
 
-def test_a_seed_that_crashes_on_an_odd_task_fails_the_malformed_check(tmp_path: Path) -> None:
-    seed = (
-        "    async def seed(self, task: SeedCrashTask) -> None:\n"
-        "        self.share = 100 // task.answer  # the bug: a task whose answer is 0\n\n"
-        "    @tool\n"
-    )
-    [report] = validate_project(project(tmp_path, "seed_crash", {"    @tool\n": seed}))
-    status, problems = check(report, "malformed")
-    assert status == "failed"
-    assert "task 'seed_crash-1' with answer=0: HTTP 500" in problems
-    assert "should have refused the request with a 4xx" in problems
-    assert check(report, "reference")[0] == "passed"
-
-
-def test_a_tool_that_crashes_on_bad_arguments_fails_the_malformed_check(tmp_path: Path) -> None:
-    edits = {
-        "        if len(letter) != 1:\n": "        if len(letter) > 1:\n",
-        "count(letter.lower())": "count(letter.lower()[0])",
-    }
-    [report] = validate_project(project(tmp_path, "tool_crash", edits))
-    status, problems = check(report, "malformed")
-    assert status == "failed"
-    assert "tools raised an unexpected exception" in problems
-    assert "raise ToolError" in problems
-
-
-def test_a_verifier_that_crashes_on_an_empty_answer_fails(tmp_path: Path) -> None:
-    edits = {"final_answer(trajectory.final_text)": "final_answer(trajectory.final_text) + 0"}
-    [report] = validate_project(project(tmp_path, "empty_crash", edits))
-    status, problems = check(report, "malformed")
-    assert status == "failed"
-    assert "verified after an empty assistant answer: verify raised TypeError" in problems
-
-
-def test_a_verifier_with_memory_is_not_deterministic(tmp_path: Path) -> None:
-    edits = {
-        "answer = final_answer(trajectory.final_text)": (
-            "self.calls = getattr(self, 'calls', 0) + 1\n"
-            "        answer = final_answer(trajectory.final_text) if self.calls <= 11 else None"
+@pytest.mark.parametrize(
+    ("name", "edits", "failing", "problems"),
+    [
+        (
+            "lenient",
+            {"float(answer == task.answer)": "float(answer is not None)"},
+            "wrong",
+            ["task 'lenient-5' with its wrong solution: reward 1, expected 0"],
         ),
-    }
-    [report] = validate_project(project(tmp_path, "echoed", edits))
-    status, problems = check(report, "deterministic")
-    assert status == "failed"
-    assert "reward 1.0 , then 0.0  when played again" in problems
+        (
+            "seed_crash",
+            {"    @tool\n": SEED_CRASH},
+            "malformed",
+            [
+                "task 'seed_crash-1' with answer=0: HTTP 500",
+                "should have refused the request with a 4xx",
+            ],
+        ),
+        (
+            "tool_crash",
+            {
+                "        if len(letter) != 1:\n": "        if len(letter) > 1:\n",
+                "count(letter.lower())": "count(letter.lower()[0])",
+            },
+            "malformed",
+            ["tools raised an unexpected exception", "raise ToolError"],
+        ),
+        (
+            "empty_crash",
+            {"final_answer(trajectory.final_text)": "final_answer(trajectory.final_text) + 0"},
+            "malformed",
+            ["verified after an empty assistant answer: verify raised TypeError"],
+        ),
+        (
+            "echoed",
+            {"answer = final_answer(trajectory.final_text)": MEMORY},
+            "deterministic",
+            ["with its reference solution: reward 1, then reward 0 when played again"],
+        ),
+    ],
+)
+def test_a_broken_environment_fails_the_check_that_catches_it(
+    tmp_path: Path, name: str, edits: dict[str, str], failing: str, problems: list[str]
+) -> None:
+    [report] = validate_project(project(tmp_path, name, edits))
+    assert not report.passed
+    assert [c.name for c in report.checks if c.status == "failed"] == [failing]
+    found = check(report, failing)[1]
+    for problem in problems:
+        assert problem in found
 
 
 def test_a_verify_call_over_the_limit_fails_the_latency_check(tmp_path: Path) -> None:
