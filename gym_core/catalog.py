@@ -97,8 +97,8 @@ class EnvEntry(Entry):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     datasets: Datasets
     wheel: str | None = None
-    """The published package (a wheel file), relative to the hub directory that lists it;
-    None for an environment served from source."""
+    """The published package (a wheel file): in a hub's `rl_hub.yaml`, relative to the hub
+    directory; once loaded, an absolute path. None for an environment served from source."""
     card: QualityCard | None = None
 
     def package_dir(self) -> Path:

@@ -176,13 +176,16 @@ def _new(args: argparse.Namespace) -> int:
     from gym_core.hub.scaffold import scaffold
 
     project = scaffold(args.name, args.dir)
-    print(
-        f"created {project}\n"
-        f"  cd {project}\n"
-        f"  gym hub validate .      check it (no model needed)\n"
-        f"  gym serve {args.name}  serve it from source\n"
-        f"  gym hub publish . --hub DIR   publish it"
-    )
+    steps = {
+        f"cd {project}": "",
+        "gym hub validate .": "check it (no model needed)",
+        f"gym serve {args.name}": "serve it from source",
+        "gym hub publish . --hub DIR": "publish it with its quality card",
+    }
+    width = max(len(command) for command in steps)
+    print(f"created {project}: the environment {args.name!r}, ready to serve. Next:")
+    for command, what in steps.items():
+        print(f"  {command:{width}}  {what}".rstrip())
     return 0
 
 

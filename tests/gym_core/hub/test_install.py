@@ -96,3 +96,20 @@ def test_a_wheel_changed_after_publishing_is_not_installed(
     assert "changed or damaged after publishing; not installing it" in done.stderr
     assert "Traceback" not in done.stderr
     assert "PackageNotFoundError" in installed_version(python, f"rl-gym-env-{NAME}")
+
+
+def test_a_missing_requirement_of_an_installed_wheel_is_named(tmp_path: Path, engine: str) -> None:
+    directory = project(tmp_path, "needy")
+    pyproject = directory / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace("dependencies = []", 'dependencies = ["no-such-dist>=1"]')
+    )
+    assert main(["hub", "publish", str(directory), "--hub", str(tmp_path / "hub")]) == 0
+    python = throwaway_venv(tmp_path / "venv")
+    done = gym_process(
+        ["serve", "needy", "--hub", str(tmp_path / "hub"), "--policy-url", engine],
+        cwd=tmp_path,
+        python=python,
+    )
+    assert done.returncode == 2
+    assert "rl-gym-env-needy is installed, but it needs no-such-dist>=1" in done.stderr
