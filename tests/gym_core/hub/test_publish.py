@@ -72,6 +72,7 @@ def test_a_version_is_published_once(tmp_path: Path, capsys: pytest.CaptureFixtu
     ]
 
 
+@pytest.mark.slow
 def test_two_environments_share_a_hub(tmp_path: Path) -> None:
     hub = tmp_path / "hub"
     for name in ("left", "right"):
