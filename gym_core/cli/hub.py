@@ -11,7 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from gym_core.catalog import CATALOG_FILENAME, EnvEntry, default_catalog_path, load_catalog
-from gym_core.cli.options import HUB_ENV, add_hub_argument, install_published, load_sources
+from gym_core.cli.options import (
+    HUB_ENV,
+    add_hub_argument,
+    install_published,
+    load_sources,
+    policy_overrides,
+)
 from gym_core.config import GymConfig, load_config, select_envs
 from gym_core.errors import ConfigError
 from gym_core.hub.sources import BUILT_IN
@@ -211,17 +217,12 @@ def _publish(args: argparse.Namespace) -> int:
     hub = args.hub or (Path(os.environ[HUB_ENV]) if os.environ.get(HUB_ENV) else None)
     if hub is None:
         raise ConfigError(f"name the hub directory to publish to: --hub DIR (or set ${HUB_ENV})")
-    policy: dict[str, Any] = {}
-    if args.policy_url:
-        policy["engine_urls"] = args.policy_url
-    if args.policy_model:
-        policy["model"] = args.policy_model
     try:
         published = publish(
             args.project,
             hub,
             baseline=args.baseline,
-            overrides={"policy": policy} if policy else None,
+            overrides=policy_overrides(args),
             verify_limit_s=args.verify_limit_s,
         )
     except PublishRefused as refused:
@@ -248,6 +249,8 @@ def _readme(args: argparse.Namespace) -> int:
 
     catalog_path = default_catalog_path()
     readme = catalog_path.parent / README_FILENAME
+    if not readme.is_file():
+        raise ConfigError(f"no {README_FILENAME} next to {catalog_path}: run this in a checkout")
     current = readme.read_text()
     wanted = render_readme(current, load_catalog(catalog_path))
     if args.check:

@@ -21,6 +21,7 @@ __all__ = [
     "install_published",
     "load_cli_config",
     "load_sources",
+    "policy_overrides",
 ]
 
 TOKEN_ENV = "RL_GYM_TOKEN"
@@ -81,16 +82,19 @@ def install_published(config: GymConfig, envs: list[str]) -> None:
             print(f"installed {env} {config.envs[env].version} from its hub", file=sys.stderr)
 
 
-def load_cli_config(args: argparse.Namespace, **serve: Any) -> GymConfig:
-    """The catalog, then `--config`, then the flags, checked as a whole."""
-    overrides: dict[str, Any] = {}
+def policy_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The configuration layer `--policy-url` and `--policy-model` make."""
     policy: dict[str, Any] = {}
     if args.policy_url:
         policy["engine_urls"] = args.policy_url
     if args.policy_model:
         policy["model"] = args.policy_model
-    if policy:
-        overrides["policy"] = policy
+    return {"policy": policy} if policy else {}
+
+
+def load_cli_config(args: argparse.Namespace, **serve: Any) -> GymConfig:
+    """The catalog, then `--config`, then the flags, checked as a whole."""
+    overrides = policy_overrides(args)
     serve_overrides = {key: value for key, value in serve.items() if value is not None}
     token = args.token or os.environ.get(TOKEN_ENV)
     if token:

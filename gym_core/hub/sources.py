@@ -58,8 +58,9 @@ def env_sources(builtin_catalog: Path, hubs: list[Path]) -> list[EnvSource]:
     files = {builtin_catalog.resolve()}
     hub_sources = []
     for hub in hubs:
-        if (hub / CATALOG_FILENAME).resolve() not in files:
-            files.add((hub / CATALOG_FILENAME).resolve())
+        catalog = (hub / CATALOG_FILENAME).resolve()
+        if catalog not in files:  # the built-in catalog, or a hub named twice
+            files.add(catalog)
             hub_sources.append(hub_source(hub))
     sources = []
     for source in [*hub_sources, *_installed_sources()]:
