@@ -89,3 +89,11 @@ def test_show_prints_the_entry_and_its_quality_card(
 def test_show_suggests_a_name(hub: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["hub", "show", "chez", "--hub", str(hub)]) == 2
     assert "Did you mean 'chess'?" in capsys.readouterr().err
+
+
+def test_the_hub_may_come_from_the_environment(
+    hub: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RL_GYM_HUB", str(hub))
+    assert main(["hub", "list", "--domain", "code"]) == 0
+    assert [n for n in names_listed(capsys.readouterr().out) if n] == ["sql"]
