@@ -48,7 +48,7 @@ class PublishRefused(GymError):
 
     def __init__(self, reports: list[ValidationReport]) -> None:
         names = ", ".join(report.env for report in reports)
-        super().__init__(f"not published: {names} failed validation")
+        super().__init__(f"{names} failed validation")
         self.reports = reports
 
 

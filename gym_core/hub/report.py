@@ -23,6 +23,16 @@ CHECKS = ("schema", "starts", "reference", "wrong", "malformed", "deterministic"
 DEFAULT_VERIFY_LIMIT_S = 5.0
 """The longest one verify call may take, wall-clock, as the validator measures it."""
 MAX_PROBLEMS_SHOWN = 10
+LIKELY_CAUSES = {
+    "starts": "the server's log below says why it stopped",
+    "reference": "the verifier rejects a right answer, or the reference solution is wrong",
+    "wrong": "the verifier accepts a wrong answer: does it check the value, not only the form?",
+    "malformed": "refuse bad input in the task model, and raise ToolError in tools",
+    "deterministic": "the reward depends on more than the task and the trajectory (state kept "
+    "across sessions, the clock, unseeded randomness)",
+    "latency": "move heavy work to `run_cpu`, or raise --verify-limit-s if it must be slow",
+}
+"""What usually makes each check fail, said once under its problems."""
 
 
 class CheckResult(BaseModel):
@@ -55,6 +65,8 @@ class ValidationReport(BaseModel):
             lines += [f"           - {problem}" for problem in shown]
             if len(check.problems) > len(shown):
                 lines.append(f"           ... and {len(check.problems) - len(shown)} more")
+            if check.status == "failed" and check.name in LIKELY_CAUSES:
+                lines.append(f"           likely cause: {LIKELY_CAUSES[check.name]}")
         if not self.passed and self.server_log:
             lines.append(f"  the server's log: {self.server_log}")
         return "\n".join(lines)

@@ -126,7 +126,7 @@ def test_a_broken_environment_is_refused(
     out = capsys.readouterr().out
     assert f"failed   {failed_check}" in out
     assert why in out
-    assert f"refused: not published: {name} failed validation; nothing was published" in out
+    assert f"refused: {name} failed validation; nothing was published" in out
     assert not hub.exists()
 
 

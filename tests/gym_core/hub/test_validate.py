@@ -50,6 +50,7 @@ def test_a_verifier_that_rejects_the_reference_fails_and_says_which_task(
     assert "failed   reference" in out
     assert "task 'off_by_one-1' with its reference solution: reward 0, expected 1" in out
     assert "passed   wrong" in out
+    assert "likely cause: the verifier rejects a right answer" in out
 
 
 SEED_CRASH = (
