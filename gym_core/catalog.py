@@ -1,30 +1,38 @@
-"""The hub catalog, `rl_hub.yaml`: every environment, how to start it, and its data.
+"""The hub catalog, `rl_hub.yaml`: every environment, how to start it, its data and its card.
 
 The catalog is checked against the schema below when it is loaded; an error names the file,
-the entry and the key.
+the entry and the key. The same schema serves the built-in catalog (which also names the
+services), an environment project's own `rl_hub.yaml`, and a hub directory's catalog of
+published packages.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gym_core.errors import ConfigError
+from gym_core.errors import ConfigError, format_validation_error
 from gym_core.settings import AgentSettings
 
 __all__ = [
+    "CATALOG_FILENAME",
     "Catalog",
     "EnvEntry",
+    "LatencyMs",
+    "QualityCard",
     "default_catalog_path",
+    "load_catalog",
     "load_yaml",
 ]
 
 CATALOG_FILENAME = "rl_hub.yaml"
 ImportString = Annotated[str, Field(pattern=r"^[\w.]+:[\w.]+$")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class Entry(BaseModel):
@@ -44,6 +52,34 @@ class Datasets(Entry):
     """The bundled example tasks, a path relative to the environment's package."""
     full: str | None = None
     """Where the full data lives (a URL or a description of how to get it)."""
+    solutions: str | None = None
+    """Reference solutions of the example tasks, a path relative to the environment's package:
+    what `gym hub validate` plays instead of a model (see `gym_core.hub.solutions`)."""
+
+
+class LatencyMs(Entry):
+    p50: Annotated[float, Field(ge=0)]
+    p99: Annotated[float, Field(ge=0)]
+
+
+class QualityCard(Entry):
+    """What `gym hub publish` measured: proof that the environment works, not a promise."""
+
+    validated: bool
+    """True when every check of `gym hub validate` passed."""
+    validated_on: date
+    checks_passed: list[str]
+    """The checks that passed, by name (`schema`, `starts`, `reference`, ...)."""
+    examples: Annotated[int, Field(ge=0)]
+    """Example tasks the checks ran on."""
+    verify_latency_ms: LatencyMs
+    """Wall-clock time of one verify call, as the validator measured it."""
+    baseline_mean_reward: float | None = None
+    """Mean reward of the baseline policy on the example tasks; None when not measured."""
+    baseline_policy: str | None = None
+    """The model the baseline was measured with."""
+    wheel_sha256: Sha256 | None = None
+    """SHA-256 of the published wheel; checked before it is installed."""
 
 
 class EnvEntry(Entry):
@@ -64,6 +100,10 @@ class EnvEntry(Entry):
     """A function `(n, seed, difficulty) -> list of task rows` that makes new tasks for
     `gym data generate`; `difficulty` is easy, medium or hard, and the same arguments give
     the same rows."""
+    wheel: str | None = None
+    """The published package (a wheel file): in a hub's `rl_hub.yaml`, relative to the hub
+    directory; once loaded, an absolute path. None for an environment served from source."""
+    card: QualityCard | None = None
 
     def package_dir(self) -> Path:
         """The directory of the package that holds the server, found without importing it."""
@@ -77,10 +117,24 @@ class EnvEntry(Entry):
     def example_path(self) -> Path:
         return self.package_dir() / self.datasets.example
 
+    def solutions_path(self) -> Path | None:
+        if self.datasets.solutions is None:
+            return None
+        return self.package_dir() / self.datasets.solutions
+
 
 class Catalog(Entry):
-    services: Services
-    envs: dict[str, EnvEntry]
+    services: Services | None = None
+    """Set in the built-in catalog only; other catalogs list environments."""
+    envs: dict[str, EnvEntry] = Field(default_factory=dict)
+
+
+def load_catalog(path: Path) -> Catalog:
+    """The catalog in `path`, checked; a `ConfigError` naming the file and each bad key."""
+    try:
+        return Catalog.model_validate(load_yaml(path))
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(str(path), error)) from None
 
 
 def default_catalog_path() -> Path:

@@ -1,7 +1,8 @@
-"""One typed configuration for `gym serve` and `gym rollout`, layered from three sources.
+"""One typed configuration for `gym serve` and `gym rollout`, layered from its sources.
 
-The catalog (`rl_hub.yaml`) comes first, then the user's YAML file (`--config`), then the
-command line's flags; a later source replaces what an earlier one set, key by key. The result
+The catalog (`rl_hub.yaml`) comes first, then the environments of hubs and installed packages
+(`gym_core.hub.sources`), then the user's YAML file (`--config`), then the command line's
+flags; a later source replaces what an earlier one set, key by key. The result
 is checked as a whole before anything starts, and an error names the source and the key.
 """
 
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -22,6 +24,9 @@ from gym_core.settings import (
     ResourcesOptions,
     Settings,
 )
+
+if TYPE_CHECKING:
+    from gym_core.hub.sources import EnvSource
 
 __all__ = ["DEFAULT_PORT", "GymConfig", "ServeOptions", "deep_merge", "load_config", "select_envs"]
 
@@ -62,9 +67,12 @@ def load_config(
     catalog_path: Path,
     user_path: Path | None = None,
     overrides: dict[str, Any] | None = None,
+    sources: Sequence[EnvSource] = (),
 ) -> GymConfig:
-    """The configuration from the catalog, the user's file and the flags, checked."""
+    """The configuration from the catalog, the other sources' environments, the user's file
+    and the flags, checked."""
     layers = [(str(catalog_path), load_yaml(catalog_path))]
+    layers += [(str(source.path), {"envs": source.envs}) for source in sources]
     if user_path is not None:
         layers.append((str(user_path), load_yaml(user_path)))
     if overrides:

@@ -15,6 +15,7 @@ COMMANDS = {
     "serve": ("gym_core.cli.serve", "serve environments: the rollout endpoint and its services"),
     "rollout": ("gym_core.cli.rollout", "collect rollouts of an environment's tasks into JSONL"),
     "data": ("gym_core.cli.data", "make task data: `gym data generate ENV --out FILE`"),
+    "hub": ("gym_core.cli.hub", "find, write, validate and publish environments"),
 }
 
 

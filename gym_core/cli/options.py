@@ -1,18 +1,31 @@
-"""Flags shared by `gym serve` and `gym rollout`, and how they override the configuration."""
+"""Flags shared by `gym serve`, `gym rollout` and `gym hub`, and how they override the
+configuration."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
-from gym_core.catalog import default_catalog_path
+from gym_core.catalog import CATALOG_FILENAME, default_catalog_path
 from gym_core.config import GymConfig, load_config
+from gym_core.hub.sources import EnvSource, env_sources
 
-__all__ = ["add_service_arguments", "load_cli_config"]
+__all__ = [
+    "HUB_ENV",
+    "add_hub_argument",
+    "add_service_arguments",
+    "hub_dirs",
+    "install_published",
+    "load_cli_config",
+    "load_sources",
+    "policy_overrides",
+]
 
 TOKEN_ENV = "RL_GYM_TOKEN"
+HUB_ENV = "RL_GYM_HUB"
 
 
 def add_service_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,22 +44,61 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--config", type=Path, metavar="FILE", help="a YAML file of settings")
     group.add_argument("--token", help=f"bearer token the services require (default: ${TOKEN_ENV})")
+    add_hub_argument(group)
 
 
-def load_cli_config(args: argparse.Namespace, **serve: Any) -> GymConfig:
-    """The catalog, then `--config`, then the flags, checked as a whole."""
-    overrides: dict[str, Any] = {}
+def add_hub_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--hub",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help=f"a hub directory to find environments in; repeat for several (default: "
+        f"${HUB_ENV}). The current directory counts too when it holds an {CATALOG_FILENAME}.",
+    )
+
+
+def hub_dirs(args: argparse.Namespace) -> list[Path]:
+    """`--hub` directories (else `$RL_GYM_HUB`), then the current directory if it is a hub."""
+    hubs = list(args.hub or [])
+    if not hubs and os.environ.get(HUB_ENV):
+        hubs.append(Path(os.environ[HUB_ENV]))
+    if (Path.cwd() / CATALOG_FILENAME).is_file():
+        hubs.append(Path.cwd())
+    return hubs
+
+
+def load_sources(args: argparse.Namespace) -> list[EnvSource]:
+    """The environments of the hubs and of the installed packages."""
+    return env_sources(default_catalog_path(), hub_dirs(args))
+
+
+def install_published(config: GymConfig, envs: list[str]) -> None:
+    """Install the published wheels of `envs` that are not installed yet."""
+    from gym_core.hub.install import ensure_installed
+
+    for env in envs:
+        if ensure_installed(env, config.envs[env]):
+            print(f"installed {env} {config.envs[env].version} from its hub", file=sys.stderr)
+
+
+def policy_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The configuration layer `--policy-url` and `--policy-model` make."""
     policy: dict[str, Any] = {}
     if args.policy_url:
         policy["engine_urls"] = args.policy_url
     if args.policy_model:
         policy["model"] = args.policy_model
-    if policy:
-        overrides["policy"] = policy
+    return {"policy": policy} if policy else {}
+
+
+def load_cli_config(args: argparse.Namespace, **serve: Any) -> GymConfig:
+    """The catalog, then `--config`, then the flags, checked as a whole."""
+    overrides = policy_overrides(args)
     serve_overrides = {key: value for key, value in serve.items() if value is not None}
     token = args.token or os.environ.get(TOKEN_ENV)
     if token:
         serve_overrides["token"] = token
     if serve_overrides:
         overrides["serve"] = serve_overrides
-    return load_config(default_catalog_path(), args.config, overrides)
+    return load_config(default_catalog_path(), args.config, overrides, load_sources(args))

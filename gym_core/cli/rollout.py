@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gym_core.cli.options import add_service_arguments, load_cli_config
+from gym_core.cli.options import add_service_arguments, install_published, load_cli_config
 from gym_core.collect import Collection, collect
 from gym_core.config import GymConfig, select_envs, unknown_name_message
 from gym_core.errors import ConfigError
@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise ConfigError(f"--{flag.replace('_', '-')} must be at least 1 (got {value})")
     config = load_cli_config(args, port=0)
+    if args.source in config.envs:
+        install_published(config, [args.source])  # its example tasks ship in the package
     tasks = _tasks(args, config)
     if not tasks:
         raise ConfigError(f"{args.source}: no tasks")
@@ -57,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         from gym_core.launch.local import LocalLauncher  # imports the services
 
         envs = select_envs(config, sorted({task.env for task in tasks}))
+        install_published(config, envs)
         with LocalLauncher(config, envs) as launcher:
             running = launcher.start()
             collection = asyncio.run(

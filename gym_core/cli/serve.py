@@ -8,7 +8,7 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
-from gym_core.cli.options import add_service_arguments, load_cli_config
+from gym_core.cli.options import add_service_arguments, install_published, load_cli_config
 from gym_core.config import DEFAULT_PORT, select_envs
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     config = load_cli_config(args, host=args.host, port=args.port)
     envs = select_envs(config, args.envs)
+    install_published(config, envs)
     launcher = LocalLauncher(config, envs)
     running = launcher.start()
     try:

@@ -1,0 +1,14 @@
+"""The hub: finding environments beyond the built-in catalog, checking them without a model,
+scaffolding new ones, and publishing them as wheels with a quality card.
+
+    sources     where environments come from: hub directories and installed packages
+    solutions   reference solutions, the model-free proof that a verifier works
+    validate    `gym hub validate`: loads what the checks need, starts the server, reports
+    checks      the checks that run against the server; `player` plays the solutions and
+                `probes` sends the malformed requests; `report` holds the results
+    build       the environment project as a wheel, offline
+    publish     `gym hub publish`: validate, build, measure (`baseline`), add to a hub
+    install     installing a published wheel on first use
+    scaffold    `gym hub new`: a working environment project to start from (`template/`)
+    readme      the README's environment table, generated from the catalog
+"""

@@ -1,0 +1,85 @@
+"""Reference solutions: how an environment proves, without a model, that its verifier works.
+
+Every environment ships a JSONL file next to its example tasks and names it in its hub entry
+(`datasets.solutions`). It has one row per example task, keyed by the task's id:
+
+    {"id": "math-001", "reference": "\\boxed{66}", "wrong": "\\boxed{66 + 1}"}
+
+`reference` must earn reward 1 and `wrong` reward 0. Each is either the final assistant
+message (a string) or a list of steps that `gym hub validate` plays against the resources
+server in order, as an agent would:
+
+    {"call": "count_letter", "arguments": {"word": "banana", "letter": "a"}}   a tool call
+    {"say": "There are \\boxed{3}."}                                            an assistant message
+
+The last `say` is the final assistant message the verifier reads. In an interactive
+environment (one with `respond`), every `say` but the last is followed by the environment's
+reply, as in a real episode. A good `wrong` answer is a plausible near miss (the right form,
+the wrong value), so that a verifier which accepts anything well-formed is caught.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+from pydantic import Field, JsonValue, ValidationError
+
+from gym_core.errors import ConfigError, format_validation_error
+from gym_core.protocol import Model
+
+__all__ = ["Attempt", "SayStep", "Solution", "ToolStep", "load_solutions", "steps_of"]
+
+
+class ToolStep(Model):
+    """The assistant calls a tool."""
+
+    call: Annotated[str, Field(min_length=1)]
+    arguments: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class SayStep(Model):
+    """The assistant says something (the last one is its final answer)."""
+
+    say: str
+
+
+Step = ToolStep | SayStep
+Attempt = str | Annotated[list[Step], Field(min_length=1)]
+
+
+class Solution(Model):
+    """How to earn reward 1 (`reference`) and reward 0 (`wrong`) on one example task."""
+
+    id: str
+    reference: Attempt
+    wrong: Attempt
+
+
+def steps_of(attempt: Attempt) -> list[Step]:
+    """An attempt as steps: a bare string is one final message."""
+    return [SayStep(say=attempt)] if isinstance(attempt, str) else attempt
+
+
+def load_solutions(path: Path) -> dict[str, Solution]:
+    """The solutions in `path` by task id; a `ConfigError` naming the line and the field."""
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    solutions: dict[str, Solution] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        source = f"{path} line {number}"
+        try:
+            solution = Solution.model_validate(orjson.loads(line))
+        except orjson.JSONDecodeError as error:
+            raise ConfigError(f"{source}: not valid JSON: {error}") from None
+        except ValidationError as error:
+            raise ConfigError(format_validation_error(source, error)) from None
+        if solution.id in solutions:
+            raise ConfigError(f"{source}: a second solution for task {solution.id!r}")
+        solutions[solution.id] = solution
+    return solutions

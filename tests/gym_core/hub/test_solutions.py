@@ -1,0 +1,51 @@
+"""Reference solutions: the file format and its errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gym_core.errors import ConfigError
+from gym_core.hub.solutions import SayStep, ToolStep, load_solutions, steps_of
+
+
+def write(path: Path, *lines: str) -> Path:
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def test_a_solution_is_a_final_message_or_a_list_of_steps(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "solutions.jsonl",
+        '{"id": "a", "reference": "\\\\boxed{3}", "wrong": "\\\\boxed{2}"}',
+        "",
+        '{"id": "b", "reference": [{"call": "count", "arguments": {"word": "aa"}}, {"say": "2"}],'
+        ' "wrong": [{"say": "1"}]}',
+    )
+    solutions = load_solutions(path)
+    assert steps_of(solutions["a"].reference) == [SayStep(say="\\boxed{3}")]
+    assert steps_of(solutions["b"].reference) == [
+        ToolStep(call="count", arguments={"word": "aa"}),
+        SayStep(say="2"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"id": "a", "reference": "x"}', "line 1: wrong: Field required"),
+        ('{"id": "a", "reference": [], "wrong": "y"}', "line 1: reference"),
+        ('{"id": "a", "reference": [{"shout": "x"}], "wrong": "y"}', "line 1: reference"),
+        ("{not json", "line 1: not valid JSON"),
+    ],
+)
+def test_a_bad_line_is_named_with_its_field(tmp_path: Path, line: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_solutions(write(tmp_path / "solutions.jsonl", line))
+
+
+def test_two_solutions_for_one_task_are_an_error(tmp_path: Path) -> None:
+    row = '{"id": "a", "reference": "x", "wrong": "y"}'
+    with pytest.raises(ConfigError, match="line 2: a second solution for task 'a'"):
+        load_solutions(write(tmp_path / "solutions.jsonl", row, row))
