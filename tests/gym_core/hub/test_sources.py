@@ -41,7 +41,7 @@ def config_with(hubs: list[Path]) -> Any:
 
 def test_a_hub_adds_environments_next_to_the_built_in_ones(tmp_path: Path) -> None:
     config = config_with([hub(tmp_path / "hub", {"echo2": entry()})])
-    assert set(config.envs) == {"math", "echo2"}
+    assert set(config.envs) == set(load_config(default_catalog_path()).envs) | {"echo2"}
     assert config.envs["echo2"].server == "tests.fixtures.echo_env:EchoServer"
 
 
