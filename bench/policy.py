@@ -1,7 +1,7 @@
 """What the policy server costs: the embedded model direct versus through it, and the gateway's
 own overhead per request against an instant engine.
 
-    python bench/policy.py --requests 8 --max-tokens 128 --gateway-requests 500
+    python -m bench.policy --requests 8 --max-tokens 128 --gateway-requests 500
 
 1. Tokens per second of the embedded SmolLM2 model driven in this process (the engine the policy
    server uses, called directly) and through the policy server over HTTP, on the same requests
@@ -16,11 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gym_core.http_client import HttpClient
 from gym_core.launch.local import start_service, stop_processes
@@ -83,7 +79,7 @@ def main() -> None:
     parser.add_argument("--gateway-requests", type=int, default=500)
     args = parser.parse_args()
     print(
-        f"command: python bench/policy.py --requests {args.requests} "
+        f"command: python -m bench.policy --requests {args.requests} "
         f"--max-tokens {args.max_tokens} --gateway-requests {args.gateway_requests}"
     )
 

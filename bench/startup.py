@@ -1,7 +1,7 @@
 """Time from `gym serve ENVS` to ready: every service answering /healthz, the endpoint printed.
 
-    python bench/startup.py --envs math --runs 5
-    python bench/startup.py --envs math --runs 3 --embedded
+    python -m bench.startup --envs math --runs 5
+    python -m bench.startup --envs math --runs 3 --embedded
 
 Each run starts the command as a user would, in a fresh process, and stops the clock when the
 banner with the rollout endpoint appears; then it sends SIGTERM and waits for a clean exit.
@@ -18,9 +18,6 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gym_core.launch.local import start_service, stop_processes
 from tests.conftest import wait_healthy
@@ -63,7 +60,7 @@ def main() -> None:
         if engine is not None:
             stop_processes([engine])
     flag = " --embedded" if args.embedded else ""
-    print(f"command: python bench/startup.py --envs {args.envs} --runs {args.runs}{flag}")
+    print(f"command: python -m bench.startup --envs {args.envs} --runs {args.runs}{flag}")
     print(
         f"gym serve {args.envs} -> ready: min {min(samples):.2f}s, "
         f"median {statistics.median(samples):.2f}s, max {max(samples):.2f}s"

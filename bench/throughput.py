@@ -1,6 +1,6 @@
 """Rollouts per second, and the overhead per rollout, against an instant scripted policy.
 
-    python bench/throughput.py --env echo --rollouts 2000 --concurrency 32
+    python -m bench.throughput --env echo --rollouts 2000 --concurrency 32
 
 Starts a scripted OpenAI-compatible engine that answers instantly, then the services exactly as
 `gym serve ENV` starts them (policy server, resources server, agent server), and runs N
@@ -19,11 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gym_core.launch.local import start_service, stop_processes
 from gym_core.protocol import RolloutResult
@@ -104,7 +100,7 @@ def main() -> None:
     totals = [r.timing.total_s * 1000 for r in results]
     policy = [r.timing.policy_s * 1000 for r in results]
     print(
-        f"command: python bench/throughput.py --env {args.env} --rollouts {args.rollouts} "
+        f"command: python -m bench.throughput --env {args.env} --rollouts {args.rollouts} "
         f"--concurrency {args.concurrency} --mode {args.mode}"
     )
     print(

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -30,7 +29,6 @@ from starlette.exceptions import HTTPException
 
 from gym_core.chat_api import SESSION_HEADER
 from gym_core.errors import (
-    ConfigError,
     ServiceFailed,
     ServiceRejected,
     ServiceTimeout,
@@ -39,11 +37,8 @@ from gym_core.errors import (
 from gym_core.http_client import HttpClient
 from gym_core.service import create_service_app
 from gym_core.settings import PolicyServerSettings, parse_settings
-from policy_clients.chat_template import load_chat_template
+from policy_clients.engines import make_engines
 from policy_clients.engines.base import Engine, EngineError
-from policy_clients.engines.embedded import EmbeddedEngine
-from policy_clients.engines.openai_http import OpenAIHttpEngine
-from policy_clients.engines.sglang import SGLangEngine
 from policy_clients.router import NoReplica, Replica, Router
 
 __all__ = ["create_app"]
@@ -122,33 +117,6 @@ class Gate:
 
     def resume(self) -> None:
         self._open.set()
-
-
-def make_engines(settings: PolicyServerSettings, http: HttpClient) -> list[Engine]:
-    """One engine per URL, or the embedded model when there are none."""
-    if not settings.engine_urls or settings.engine == "embedded":
-        if settings.engine_urls:
-            raise ConfigError("policy.engine: `embedded` takes no engine URLs (--policy-url)")
-        path = Path(settings.model) if settings.model else None
-        return [
-            EmbeddedEngine(path, n_ctx=settings.embedded_context, threads=settings.embedded_threads)
-        ]
-    template = load_chat_template(Path(settings.chat_template)) if settings.chat_template else None
-    engines: list[Engine] = []
-    for url in settings.engine_urls:
-        if settings.engine == "sglang":
-            engines.append(
-                SGLangEngine(
-                    http, url, model=settings.model, template=template, api_key=settings.api_key
-                )
-            )
-        else:
-            engines.append(
-                OpenAIHttpEngine(
-                    http, url, kind=settings.engine, model=settings.model, api_key=settings.api_key
-                )
-            )
-    return engines
 
 
 def create_app(raw_settings: dict[str, Any]) -> FastAPI:

@@ -45,6 +45,8 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("rl_gym.resources")
 
+POOL_WARMUP_DELAY_S = 1.0
+
 
 def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     """The resources server app for the environment named in the settings."""
@@ -73,7 +75,9 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if server.cpu_preload:
-            pool.start()
+            # Warm the workers once the service is up, so that importing what they preload
+            # does not compete with the start of this and the other services.
+            asyncio.get_running_loop().call_later(POOL_WARMUP_DELAY_S, pool.start)
         await server.startup()
         sweeper = asyncio.create_task(sessions.expire_forever())
         try:

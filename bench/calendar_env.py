@@ -1,7 +1,7 @@
 """How fast the calendar environment's parts are: generating, solving, checking, and whole
 multi-turn episodes through the services against an instant scripted policy.
 
-    .venv/bin/python -m bench.calendar [--tasks 300] [--rollouts 200]
+    .venv/bin/python -m bench.calendar_env [--tasks 300] [--rollouts 200]
 
 Prints its figures; nothing here is asserted.
 """
