@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from gym_core.chat_api import SESSION_HEADER, ChatCompletion
 from gym_core.errors import ServiceError, ServiceRejected, ServiceTimeout
@@ -23,7 +23,16 @@ from gym_core.resources_api import (
 )
 from gym_core.service import field_errors
 
-__all__ = ["EpisodeFailure", "PolicyClient", "ResourcesClient"]
+__all__ = ["EpisodeFailure", "PolicyClient", "ResourcesClient", "wire_messages"]
+
+_MESSAGES = TypeAdapter(list[Message])
+_TOOLS = TypeAdapter(list[ToolSchema])
+_TURNS = TypeAdapter(list[Turn])
+
+
+def wire_messages(messages: list[Message]) -> list[dict[str, Any]]:
+    """Messages as engines expect them, unset fields left out (one call for the whole list)."""
+    return _MESSAGES.dump_python(messages, exclude_none=True)  # type: ignore[no-any-return]
 
 
 class EpisodeFailure(Exception):
@@ -53,21 +62,25 @@ class PolicyClient:
     ) -> tuple[Message, Turn]:
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [message.wire() for message in messages],
+            "messages": wire_messages(messages),
             **sampling.model_dump(exclude_none=True),
         }
         if tools:
-            body["tools"] = [tool.model_dump(exclude_none=True) for tool in tools]
+            body["tools"] = _TOOLS.dump_python(tools, exclude_none=True)
         try:
-            answer = await self.http.post(
-                self.url, body, timeout_s=self.timeout_s, headers={SESSION_HEADER: episode_id}
+            answer = await self.http.request_bytes(
+                "POST",
+                self.url,
+                body,
+                timeout_s=self.timeout_s,
+                headers={SESSION_HEADER: episode_id},
             )
         except ServiceTimeout as error:
             raise EpisodeFailure("policy_timeout", str(error)) from None
         except ServiceError as error:
             raise EpisodeFailure("policy_error", str(error)) from None
         try:
-            completion = ChatCompletion.model_validate(answer)
+            completion = ChatCompletion.model_validate_json(answer)
         except ValidationError as error:
             raise EpisodeFailure(
                 "policy_error", f"the policy's answer is not a chat completion: {error}"
@@ -90,21 +103,22 @@ class ResourcesClient:
         """The environment's tools (asked once, then remembered)."""
         if self._tools is None:
             answer = await self._call("env_error", "GET", "/tools")
-            self._tools = ToolsResponse.model_validate(answer).tools
+            self._tools = ToolsResponse.model_validate_json(answer).tools
         return self._tools
 
     async def seed(self, task: Task) -> SeedResponse:
         try:
-            answer = await self.http.post(
+            answer = await self.http.request_bytes(
+                "POST",
                 f"{self.base_url}/sessions",
-                {"task": task.model_dump(exclude_none=True)},
+                {"task": task.model_dump(mode="json", exclude_none=True)},
                 timeout_s=self.timeout_s,
             )
         except ServiceRejected as error:
             raise EpisodeFailure("bad_task", _rejection(error)) from None
         except ServiceError as error:
             raise EpisodeFailure("env_error", f"cannot open a session: {error}") from None
-        return SeedResponse.model_validate(answer)
+        return SeedResponse.model_validate_json(answer)
 
     async def call_tool(self, session_id: str, name: str, arguments: dict[str, Any]) -> ToolOutput:
         """Run a tool. Arguments the tool rejects come back as an error output for the model."""
@@ -129,27 +143,27 @@ class ResourcesClient:
             "env_error",
             "POST",
             f"/sessions/{session_id}/respond",
-            {"messages": [message.wire() for message in messages]},
+            {"messages": wire_messages(messages)},
         )
-        return RespondResponse.model_validate(answer)
+        return RespondResponse.model_validate_json(answer)
 
     async def verify(
         self, session_id: str, messages: list[Message], turns: list[Turn]
     ) -> VerifyResponse:
         body = {
-            "messages": [message.wire() for message in messages],
-            "turns": [turn.model_dump() for turn in turns],
+            "messages": wire_messages(messages),
+            "turns": _TURNS.dump_python(turns),
             "close": True,
         }
         answer = await self._call("verify_error", "POST", f"/sessions/{session_id}/verify", body)
-        return VerifyResponse.model_validate(answer)
+        return VerifyResponse.model_validate_json(answer)
 
     async def close(self, session_id: str) -> None:
         await self.http.delete(f"{self.base_url}/sessions/{session_id}", timeout_s=self.timeout_s)
 
-    async def _call(self, kind: FailureKind, method: str, path: str, body: Any = None) -> Any:
+    async def _call(self, kind: FailureKind, method: str, path: str, body: Any = None) -> bytes:
         try:
-            return await self.http.request(
+            return await self.http.request_bytes(
                 method, f"{self.base_url}{path}", body, timeout_s=self.timeout_s
             )
         except ServiceError as error:

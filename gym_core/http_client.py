@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import random
 from collections.abc import AsyncIterator
 from typing import Any
@@ -129,6 +130,25 @@ class HttpClient:
 
         `timeout_s` bounds each attempt; pass `None` explicitly for no bound.
         """
+        payload = await self.request_bytes(method, url, body, timeout_s=timeout_s, headers=headers)
+        if not payload:
+            return None
+        try:
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise ServiceFailed(url, 200, "the answer is not JSON") from None
+
+    async def request_bytes(
+        self,
+        method: str,
+        url: str,
+        body: Any = None,
+        *,
+        timeout_s: Timeout = CLIENT_DEFAULT,
+        headers: dict[str, str] | None = None,
+    ) -> bytes:
+        """Like `request`, but the successful answer's body is returned undecoded, for callers
+        that validate JSON straight into a model (pydantic's `model_validate_json`)."""
         data = _encode(body)
         timeout = self._timeout(self.timeout_s if timeout_s is CLIENT_DEFAULT else timeout_s)
         for attempt in range(self.max_retries + 1):
@@ -138,8 +158,10 @@ class HttpClient:
                     method, url, data=data, timeout=timeout, headers=headers
                 ) as response:
                     payload = await response.read()
+                    if response.status < 400:
+                        return payload
                     if response.status not in RETRYABLE_STATUSES:
-                        return _decode(url, response.status, payload)
+                        raise _error(url, response.status, payload)
                     detail, message = _reason(payload)
                     retry_reason = f"HTTP {response.status}: {message or detail}"
             except aiohttp.ClientConnectorError as error:
@@ -177,7 +199,7 @@ class HttpClient:
                 continue
             async with response:
                 if response.status >= 400:
-                    _decode(url, response.status, await response.read())
+                    raise _error(url, response.status, await response.read())
                 try:
                     async for line in response.content:
                         if line.strip():
@@ -189,10 +211,16 @@ class HttpClient:
                 return
 
     def _timeout(self, total_s: float | None) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(total=total_s, connect=self.connect_timeout_s)
+        return _client_timeout(total_s, self.connect_timeout_s)
 
     def _backoff(self, attempt: int) -> float:
         return random.uniform(0, min(MAX_BACKOFF_S, self.backoff_s * 2**attempt))
+
+
+@functools.lru_cache(maxsize=64)
+def _client_timeout(total_s: float | None, connect_s: float) -> aiohttp.ClientTimeout:
+    """Timeouts are immutable; making one per request shows up in profiles."""
+    return aiohttp.ClientTimeout(total=total_s, connect=connect_s)
 
 
 def _dumps_text(value: Any) -> str:
@@ -217,14 +245,7 @@ def _reason(payload: bytes) -> tuple[Any, str | None]:
     return decoded, None
 
 
-def _decode(url: str, status: int, payload: bytes) -> Any:
+def _error(url: str, status: int, payload: bytes) -> ServiceFailed | ServiceRejected:
     if status >= 500:
-        raise ServiceFailed(url, status, *_reason(payload))
-    if status >= 400:
-        raise ServiceRejected(url, status, *_reason(payload))
-    if not payload:
-        return None
-    try:
-        return orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        raise ServiceFailed(url, status, "the answer is not JSON") from None
+        return ServiceFailed(url, status, *_reason(payload))
+    return ServiceRejected(url, status, *_reason(payload))

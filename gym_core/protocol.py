@@ -102,10 +102,6 @@ class Message(BaseModel):
 
     _flatten = field_validator("content", mode="before")(_flatten_text_parts)
 
-    def wire(self) -> dict[str, Any]:
-        """The message as engines expect it: unset fields left out."""
-        return self.model_dump(exclude_none=True)
-
 
 class FunctionSchema(BaseModel):
     model_config = ConfigDict(extra="allow")
