@@ -26,6 +26,7 @@ from gym_core.errors import ConfigError
 __all__ = [
     "ChatTemplate",
     "ParsedReply",
+    "assistant_reply",
     "load_chat_template",
     "parse_tool_calls",
     "render_tool_call",
@@ -83,6 +84,23 @@ def parse_tool_calls(text: str) -> ParsedReply:
         prose = prose.replace(match.group(0), "", 1)
     content = prose.strip() or None
     return ParsedReply(content=content, tool_calls=calls)
+
+
+def assistant_reply(
+    text: str, finish_reason: str, *, with_tools: bool
+) -> tuple[dict[str, Any], str]:
+    """The assistant message for generated `text`, and its finish reason: with tools offered,
+    well-formed calls become `tool_calls` and a natural stop becomes `tool_calls`."""
+    if with_tools:
+        parsed = parse_tool_calls(text)
+        if parsed.tool_calls:
+            message = {
+                "role": "assistant",
+                "content": parsed.content,
+                "tool_calls": parsed.tool_calls,
+            }
+            return message, "tool_calls" if finish_reason == "stop" else finish_reason
+    return {"role": "assistant", "content": text}, finish_reason
 
 
 class ChatTemplate:

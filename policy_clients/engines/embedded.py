@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from gym_core.errors import ConfigError
-from policy_clients.chat_template import ChatTemplate, parse_tool_calls
+from policy_clients.chat_template import ChatTemplate, assistant_reply
 from policy_clients.engines.base import EngineError, chat_completion, text_completion
 
 __all__ = ["DEFAULT_GGUF_PACKAGE", "EmbeddedEngine", "default_gguf"]
@@ -192,17 +192,9 @@ class EmbeddedEngine:
         parse_tools: bool,
     ) -> dict[str, Any]:
         text = self._text(self._visible(generation.ids))
-        message: dict[str, Any] = {"role": "assistant", "content": text}
-        finish_reason = generation.finish_reason
-        if parse_tools:
-            parsed = parse_tool_calls(text)
-            if parsed.tool_calls:
-                message = {
-                    "role": "assistant",
-                    "content": parsed.content,
-                    "tool_calls": parsed.tool_calls,
-                }
-                finish_reason = "tool_calls" if finish_reason == "stop" else finish_reason
+        message, finish_reason = assistant_reply(
+            text, generation.finish_reason, with_tools=parse_tools
+        )
         return chat_completion(
             self.model,
             message,

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from gym_core.http_client import HttpClient
-from policy_clients.chat_template import ChatTemplate, parse_tool_calls
+from policy_clients.chat_template import ChatTemplate, assistant_reply
 from policy_clients.engines.base import chat_completion, text_completion
 from policy_clients.engines.openai_http import OpenAIHttpEngine
 
@@ -81,17 +81,11 @@ class SGLangEngine:
         meta = answer["meta_info"]
         prompt_ids = [entry[1] for entry in meta["input_token_logprobs"]]
         completion_ids, logprobs = _completion_tokens(answer)
-        finish_reason = _finish_reason(meta)
-        message: dict[str, Any] = {"role": "assistant", "content": answer.get("text", "")}
-        if tools and request.get("tool_choice") != "none":
-            parsed = parse_tool_calls(message["content"])
-            if parsed.tool_calls:
-                message = {
-                    "role": "assistant",
-                    "content": parsed.content,
-                    "tool_calls": parsed.tool_calls,
-                }
-                finish_reason = "tool_calls" if finish_reason == "stop" else finish_reason
+        message, finish_reason = assistant_reply(
+            answer.get("text", ""),
+            _finish_reason(meta),
+            with_tools=bool(tools) and request.get("tool_choice") != "none",
+        )
         return chat_completion(
             self.model or "sglang",
             message,
