@@ -152,7 +152,9 @@ class ResourcesClient:
     ) -> VerifyResponse:
         body = {
             "messages": wire_messages(messages),
-            "turns": _TURNS.dump_python(turns),
+            # The prompt ids would grow with the square of the episode's length; a verifier
+            # judges what the policy produced.
+            "turns": _TURNS.dump_python(turns, exclude={"__all__": {"prompt_token_ids"}}),
             "close": True,
         }
         answer = await self._call("verify_error", "POST", f"/sessions/{session_id}/verify", body)

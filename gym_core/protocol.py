@@ -108,7 +108,8 @@ class FunctionSchema(BaseModel):
 
     name: str
     description: str = ""
-    parameters: dict[str, JsonValue] = Field(default_factory=lambda: {"type": "object"})
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    """A JSON schema of the arguments."""
 
 
 class ToolSchema(BaseModel):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Coroutine, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from gym_core.http_client import HttpClient
@@ -55,7 +55,7 @@ class AsyncRolloutClient:
 
     async def stream(
         self, tasks: Iterable[TaskLike], samples_per_task: int = 1, sampling: SamplingLike = None
-    ) -> AsyncIterator[RolloutResult]:
+    ) -> AsyncGenerator[RolloutResult, None]:
         """Every sample of every task, each as soon as it finishes."""
         body = _batch(tasks, samples_per_task, sampling, stream=True)
         async for line in self._http.stream_lines(f"{self.endpoint}/v1/rollouts", body):
@@ -121,7 +121,7 @@ class RolloutClient:
         try:
             while True:
                 try:
-                    yield self._run(anext(stream))
+                    yield self._run(stream.__anext__())
                 except StopAsyncIteration:
                     return
         finally:

@@ -161,7 +161,7 @@ class _TokenMiddleware:
         await self.app(scope, receive, send)
 
 
-def serve(app: FastAPI, sockets: list[socket.socket], *, log_level: str = "warning") -> None:
+def serve(app: ASGIApp, sockets: list[socket.socket], *, log_level: str = "warning") -> None:
     """Run `app` on already-bound sockets until SIGINT or SIGTERM."""
     import gc
 

@@ -67,6 +67,7 @@ class Trajectory(BaseModel):
 
     messages: list[Message]
     turns: list[Turn] = Field(default_factory=list)
+    """The policy's turns: completion ids, logprobs, finish reasons (prompt ids left out)."""
 
     @property
     def final_text(self) -> str:

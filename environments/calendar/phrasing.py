@@ -120,6 +120,7 @@ def constraint_text(
     """The request for a time constraint; `replaces` says an earlier one is dropped."""
     label = _label(event)
     say = _clock_style(rng)
+    options: tuple[str, ...]
     if isinstance(constraint, Before):
         time = say(constraint.time)
         options = (

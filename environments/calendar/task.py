@@ -89,7 +89,7 @@ def fields_from_peer_state(state: Any) -> dict[str, Any]:
         where = f"{PEER_STATE_KEY}.{key}"
         if not isinstance(item, dict):
             raise ValueError(f"{where} must be an object")
-        event_id = int(item.get("event_id", key))
+        event_id = int(item.get("event_id") or key)
         events.append({"event_id": event_id, "duration": item.get("duration")})
         if item.get("constraint"):
             try:

@@ -7,10 +7,11 @@ launcher gives them. Both launchers turn the same plan into running services.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
+from starlette.types import ASGIApp
 
 from gym_core.config import GymConfig
 from gym_core.imports import import_object
@@ -92,7 +93,7 @@ def plan_services(
     return specs
 
 
-def build_app(spec: ServiceSpec) -> Callable[..., Any]:
+def build_app(spec: ServiceSpec) -> ASGIApp:
     """The ASGI app of a service: its factory called with its settings."""
     factory = import_object(spec.app)
     return factory(spec.settings)  # type: ignore[no-any-return]

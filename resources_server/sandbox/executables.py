@@ -78,7 +78,7 @@ def _first_usable(what: str, candidates: list[Path], for_other_users: bool, hint
     Raises:
         SandboxError: none is usable; the message says why for each.
     """
-    problems = []
+    problems: list[str] = []
     for candidate in candidates:
         problem = _unusable(candidate, for_other_users)
         if problem is None:

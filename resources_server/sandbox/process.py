@@ -111,8 +111,13 @@ async def run_process(
     assert process.stdout is not None
     assert process.stderr is not None
     pidfd = os.pidfd_open(process.pid)
-    exited = loop.create_future()
-    loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
+    exited: asyncio.Future[None] = loop.create_future()
+
+    def on_exit() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    loop.add_reader(pidfd, on_exit)
     stopped_for: Literal["wall_time", "output"] | None = None
 
     def stop_for_output() -> None:
