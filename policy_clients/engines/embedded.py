@@ -67,6 +67,10 @@ class EmbeddedEngine:
         self._llama: Any = None
         self._template: ChatTemplate | None = None
         self._lock = asyncio.Lock()
+        self._decoding = threading.Lock()
+        """Held by the worker thread while it uses the model: a cancelled request leaves its
+        thread running, and the model must not be freed under it."""
+        self._closing = threading.Event()
         self._generated: OrderedDict[str, list[int]] = OrderedDict()
         self._turn_start = ""
         self._turn_end = ""
@@ -99,8 +103,13 @@ class EmbeddedEngine:
 
     async def close(self) -> None:
         if self._llama is not None:
-            self._llama.close()
-            self._llama = None
+            self._closing.set()
+            await asyncio.to_thread(self._decoding.acquire)
+            try:
+                self._llama.close()
+                self._llama = None
+            finally:
+                self._decoding.release()
 
     async def chat(self, request: dict[str, Any]) -> dict[str, Any]:
         prompt_ids, grammar, parse_tools = self._chat_prompt(request)
@@ -256,6 +265,17 @@ class EmbeddedEngine:
         Sets `generation.finish_reason`; the end-of-generation token itself is yielded (the
         next turn's prompt contains it), stop strings are not cut from the ids.
         """
+        with self._decoding:
+            yield from self._sample_locked(prompt_ids, request, grammar, generation, stop)
+
+    def _sample_locked(
+        self,
+        prompt_ids: list[int],
+        request: dict[str, Any],
+        grammar: Any,
+        generation: Generation,
+        stop: threading.Event | None,
+    ) -> Iterator[tuple[int, float]]:
         import llama_cpp
         import numpy as np
 
@@ -297,7 +317,7 @@ class EmbeddedEngine:
             if any(stop_string in text for stop_string in stops):
                 generation.finish_reason = "stop"
                 return
-            if produced >= limit or (stop is not None and stop.is_set()):
+            if produced >= limit or self._closing.is_set() or (stop is not None and stop.is_set()):
                 generation.finish_reason = "length"
                 return
 

@@ -93,6 +93,18 @@ def test_the_baseline_is_the_policy_s_mean_reward_on_the_examples(
     assert card.baseline_policy == f"engine at {engine}"
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # five small episodes of the CPU model
+def test_the_default_baseline_is_the_embedded_model(tmp_path: Path) -> None:
+    directory, hub = project(tmp_path, "embedded_baseline"), tmp_path / "hub"
+    assert publish(str(directory), "--hub", str(hub), "--baseline") == 0
+    card = load_catalog(hub / "rl_hub.yaml").envs["embedded_baseline"].card
+    assert card is not None
+    assert card.baseline_policy == "embedded default model"
+    assert card.baseline_mean_reward is not None
+    assert 0.0 <= card.baseline_mean_reward <= 1.0
+
+
 @pytest.mark.parametrize(
     ("name", "edits", "failed_check", "why"),
     [
