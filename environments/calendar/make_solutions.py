@@ -25,10 +25,10 @@ from environments.calendar.generate import solved_calendar
 from environments.calendar.schedule import At, Requirements, WorkingHours
 from environments.calendar.solver import solve
 from environments.calendar.task import CalendarTask
-from gym_core.hub.solutions import SayStep, Solution, Step, ToolStep
+from gym_core.hub.solutions import SayStep, Solution, Step, ToolStep, solutions_jsonl
 from gym_core.tasks_file import load_tasks
 
-__all__ = ["SOLUTIONS", "TASKS", "TOOLS_SOLUTIONS", "TOOLS_TASKS", "near_miss", "solutions_jsonl"]
+__all__ = ["SOLUTIONS", "TASKS", "TOOLS_SOLUTIONS", "TOOLS_TASKS", "near_miss", "solutions"]
 
 DATA = Path(__file__).parent / "data"
 TASKS = DATA / "tasks.jsonl"
@@ -40,17 +40,16 @@ Calendar = list[dict[str, Any]]
 """Events as a calendar prints them (`Entry.wire`), in order of start time."""
 
 
-def solutions_jsonl(*, tools: bool) -> bytes:
-    """The solutions file of `calendar` (or, with `tools`, of `calendar_tools`) for its
-    bundled tasks."""
+def solutions(*, tools: bool) -> list[Solution]:
+    """The solutions of `calendar` (or, with `tools`, of `calendar_tools`) for its bundled
+    tasks."""
     play = tool_steps if tools else chat_steps
-    rows = []
+    made = []
     for number, task in enumerate(load_tasks(TOOLS_TASKS if tools else TASKS, env="calendar")):
         calendars = right_calendars(CalendarTask.model_validate(task.model_dump()))
         wrong = [*calendars[:-1], near_miss(calendars[-1], number)]
-        solution = Solution(id=task.id, reference=play(calendars), wrong=play(wrong))
-        rows.append(orjson.dumps(solution.model_dump(mode="json")) + b"\n")
-    return b"".join(rows)
+        made.append(Solution(id=task.id, reference=play(calendars), wrong=play(wrong)))
+    return made
 
 
 def right_calendars(task: CalendarTask) -> list[Calendar]:
@@ -156,9 +155,8 @@ def summary(calls: list[ToolStep]) -> str:
 
 
 def main() -> None:
-    for path, tools in ((SOLUTIONS, False), (TOOLS_SOLUTIONS, True)):
-        path.write_bytes(solutions_jsonl(tools=tools))
-        print(f"wrote {path}")
+    SOLUTIONS.write_bytes(solutions_jsonl(solutions(tools=False)))
+    TOOLS_SOLUTIONS.write_bytes(solutions_jsonl(solutions(tools=True)))
 
 
 if __name__ == "__main__":

@@ -15,13 +15,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import orjson
-
 from environments.code.cases import CallCase, CodeTask
-from gym_core.hub.solutions import Attempt, SayStep, Solution, ToolStep
+from gym_core.hub.solutions import Attempt, SayStep, Solution, ToolStep, solutions_jsonl
 from gym_core.tasks_file import load_tasks
 
-__all__ = ["PROBLEMS", "SOLUTIONS", "TOOLS_SOLUTIONS", "solutions_jsonl"]
+__all__ = ["PROBLEMS", "SOLUTIONS", "TOOLS_SOLUTIONS", "solutions"]
 
 DATA = Path(__file__).parent / "data"
 PROBLEMS = DATA / "problems.jsonl"
@@ -29,10 +27,9 @@ SOLUTIONS = DATA / "solutions.jsonl"
 TOOLS_SOLUTIONS = DATA / "tools_solutions.jsonl"
 
 
-def solutions_jsonl(*, tools: bool) -> bytes:
-    """The solutions file of `code` (or, with `tools`, of `code_tools`) for the bundled
-    problems."""
-    rows = []
+def solutions(*, tools: bool) -> list[Solution]:
+    """The solutions of `code` (or, with `tools`, of `code_tools`) for the bundled problems."""
+    made = []
     for task in load_tasks(PROBLEMS, env="code"):
         problem = CodeTask.model_validate(task.model_dump())
         program: str = task.env_fields()["solution"]
@@ -45,11 +42,9 @@ def solutions_jsonl(*, tools: bool) -> bytes:
             if tools
             else answer
         )
-        solution = Solution(
-            id=task.id, reference=reference, wrong=answer_with(wrong_program(problem))
-        )
-        rows.append(orjson.dumps(solution.model_dump(mode="json")) + b"\n")
-    return b"".join(rows)
+        wrong = answer_with(wrong_program(problem))
+        made.append(Solution(id=task.id, reference=reference, wrong=wrong))
+    return made
 
 
 def answer_with(program: str) -> str:
@@ -75,9 +70,8 @@ def wrong_program(problem: CodeTask) -> str:
 
 
 def main() -> None:
-    for path, tools in ((SOLUTIONS, False), (TOOLS_SOLUTIONS, True)):
-        path.write_bytes(solutions_jsonl(tools=tools))
-        print(f"wrote {path}")
+    SOLUTIONS.write_bytes(solutions_jsonl(solutions(tools=False)))
+    TOOLS_SOLUTIONS.write_bytes(solutions_jsonl(solutions(tools=True)))
 
 
 if __name__ == "__main__":

@@ -16,11 +16,11 @@ from environments.code.make_solutions import (
     PROBLEMS,
     SOLUTIONS,
     TOOLS_SOLUTIONS,
-    solutions_jsonl,
+    solutions,
 )
 from gym_core.catalog import default_catalog_path
 from gym_core.config import load_config
-from gym_core.hub.solutions import SayStep, ToolStep, load_solutions, steps_of
+from gym_core.hub.solutions import SayStep, ToolStep, load_solutions, solutions_jsonl, steps_of
 from gym_core.tasks_file import load_tasks
 from resources_server.sandbox import Sandbox
 
@@ -32,15 +32,15 @@ def test_the_committed_solutions_are_what_the_script_makes(
     env: str, path: Path, tools: bool
 ) -> None:
     assert load_config(default_catalog_path()).envs[env].solutions_path() == path
-    assert path.read_bytes() == solutions_jsonl(tools=tools)
+    assert path.read_bytes() == solutions_jsonl(solutions(tools=tools))
 
 
 @pytest.mark.slow
 async def test_each_trial_run_prints_the_first_tests_answer(sandbox: Sandbox) -> None:
-    solutions = load_solutions(TOOLS_SOLUTIONS)
+    bundled = load_solutions(TOOLS_SOLUTIONS)
 
     async def trial(problem: CodeTask) -> str | None:
-        [run, answer] = steps_of(solutions[problem.id].reference)
+        [run, answer] = steps_of(bundled[problem.id].reference)
         assert isinstance(run, ToolStep)
         assert run.call == "run_python"
         assert isinstance(answer, SayStep)

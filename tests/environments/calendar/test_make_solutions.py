@@ -16,13 +16,13 @@ from environments.calendar.make_solutions import (
     TOOLS_SOLUTIONS,
     TOOLS_TASKS,
     near_miss,
-    solutions_jsonl,
+    solutions,
 )
 from gym_core.catalog import default_catalog_path
 from gym_core.config import load_config
 from gym_core.http_client import HttpClient
 from gym_core.hub.player import ScriptedPlayer
-from gym_core.hub.solutions import load_solutions, steps_of
+from gym_core.hub.solutions import load_solutions, solutions_jsonl, steps_of
 from gym_core.settings import ResourcesServerSettings
 from gym_core.tasks_file import load_tasks
 from tests.conftest import resources_server
@@ -40,7 +40,7 @@ def test_the_committed_solutions_are_what_the_script_makes(
     env: str, path: Path, tools: bool
 ) -> None:
     assert load_config(default_catalog_path()).envs[env].solutions_path() == path
-    assert path.read_bytes() == solutions_jsonl(tools=tools)
+    assert path.read_bytes() == solutions_jsonl(solutions(tools=tools))
 
 
 def test_a_near_miss_changes_only_the_last_event() -> None:
@@ -62,7 +62,7 @@ def test_every_reference_calendar_is_right_and_the_wrong_one_errs_at_the_end(
     """The player answers every request but the last before verifying, so `turns_correct`
     covers the calendars before the last and the reward the last one."""
     tasks = load_tasks(tasks_path, env=env)
-    solutions = load_solutions(path)
+    bundled = load_solutions(path)
     settings = ResourcesServerSettings(
         name=env, server=f"environments.calendar.server:{server}", cpu_workers=1
     )
@@ -72,7 +72,7 @@ def test_every_reference_calendar_is_right_and_the_wrong_one_errs_at_the_end(
         async with HttpClient(timeout_s=30, max_retries=0) as http:
             player = ScriptedPlayer(http, url)
             for number, task in enumerate(tasks):
-                solution = solutions[task.id]
+                solution = bundled[task.id]
                 right = (await player.play(task, steps_of(solution.reference))).verdict
                 wrong = (await player.play(task, steps_of(solution.wrong))).verdict
                 if (right.reward, right.metrics["turns_correct"]) != (1.0, 1.0):
