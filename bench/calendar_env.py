@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 
 from environments.calendar.checks import check, read_calendar
-from environments.calendar.generate import LEVELS, generate_chat_tasks
-from environments.calendar.schedule import Entry, Requirements, WorkingHours
+from environments.calendar.generate import LEVELS, generate_chat_tasks, solved_calendar
+from environments.calendar.schedule import Requirements, WorkingHours
 from environments.calendar.solver import solve
 from environments.calendar.task import CalendarTask
 from gym_core.rollout_client import AsyncRolloutClient
@@ -27,17 +27,7 @@ from tests.conftest import gym_stack, scripted_engine
 
 
 def printed(requirements: Requirements) -> str:
-    starts = solve(requirements)
-    assert starts is not None
-    entries = [
-        Entry(
-            event_id=e.event_id,
-            event_name=e.event_name,
-            start=starts[e.event_id],
-            duration=e.duration,
-        ).wire()
-        for e in requirements.events
-    ]
+    entries = solved_calendar(requirements)
     return "Here is the updated calendar:\n```json\n" + orjson.dumps(entries).decode() + "\n```"
 
 

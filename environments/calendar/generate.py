@@ -48,6 +48,7 @@ __all__ = [
     "generate_chat_tasks",
     "generate_tasks",
     "generate_tool_tasks",
+    "solved_calendar",
 ]
 
 Mode = Literal["chat", "tools"]
@@ -141,8 +142,6 @@ def _task(
     conversation = _Conversation(rng, LEVELS[difficulty], hours)
     requests = conversation.play()
     final = replay(requests, hours)
-    solution = solve(final)
-    assert solution is not None  # play() checked every prefix
     rules = chat_rules(hours) if mode == "chat" else tool_rules(hours)
     return {
         "id": f"calendar-{mode}-{difficulty}-{seed}-{index:05d}",
@@ -155,22 +154,26 @@ def _task(
         "events": [event.model_dump() for event in final.events],
         "constraints": [constraint.model_dump() for constraint in final.constraints],
         "requests": [request.model_dump() for request in requests],
-        "solution": [
-            entry.wire()
-            for entry in sorted(
-                (
-                    Entry(
-                        event_id=event.event_id,
-                        event_name=event.event_name,
-                        start=solution[event.event_id],
-                        duration=event.duration,
-                    )
-                    for event in final.events
-                ),
-                key=lambda entry: entry.start,
-            )
-        ],
+        "solution": solved_calendar(final),  # play() checked that every prefix has one
     }
+
+
+def solved_calendar(requirements: Requirements) -> list[dict[str, Any]]:
+    """The solver's calendar for `requirements`, in order of start time, as a calendar prints
+    it; a ValueError when there is none."""
+    starts = solve(requirements)
+    if starts is None:
+        raise ValueError("no calendar meets these requirements")
+    entries = [
+        Entry(
+            event_id=event.event_id,
+            event_name=event.event_name,
+            start=starts[event.event_id],
+            duration=event.duration,
+        )
+        for event in requirements.events
+    ]
+    return [entry.wire() for entry in sorted(entries, key=lambda entry: entry.start)]
 
 
 class _Conversation:

@@ -20,6 +20,7 @@ the wrong value), so that a verifier which accepts anything well-formed is caugh
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -29,7 +30,16 @@ from pydantic import Field, JsonValue, ValidationError
 from gym_core.errors import ConfigError, format_validation_error
 from gym_core.protocol import Model
 
-__all__ = ["Attempt", "SayStep", "Solution", "ToolStep", "load_solutions", "steps_of"]
+__all__ = [
+    "Attempt",
+    "SayStep",
+    "Solution",
+    "Step",
+    "ToolStep",
+    "load_solutions",
+    "solutions_jsonl",
+    "steps_of",
+]
 
 
 class ToolStep(Model):
@@ -83,3 +93,10 @@ def load_solutions(path: Path) -> dict[str, Solution]:
             raise ConfigError(f"{source}: a second solution for task {solution.id!r}")
         solutions[solution.id] = solution
     return solutions
+
+
+def solutions_jsonl(solutions: Iterable[Solution]) -> bytes:
+    """`solutions` as a solutions file, one row a line: what scripts that make them write."""
+    return b"".join(
+        orjson.dumps(solution.model_dump(mode="json")) + b"\n" for solution in solutions
+    )

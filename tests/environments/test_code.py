@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,15 +16,8 @@ from gym_core.catalog import default_catalog_path
 from gym_core.config import load_config
 from gym_core.protocol import Task
 from gym_core.tasks_file import load_tasks
-from resources_server.sandbox import Limits, Sandbox, SandboxSettings, create_sandbox
+from resources_server.sandbox import Sandbox
 from tests.gym_core.test_protocol import peer_rows
-
-
-@pytest.fixture
-async def sandbox() -> AsyncIterator[Sandbox]:
-    sandbox = create_sandbox(SandboxSettings(limits=Limits(cpu_time_s=1, wall_time_s=10)))
-    yield sandbox
-    await sandbox.close()
 
 
 def task(**fields: Any) -> CodeTask:

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from gym_core.errors import ConfigError
-from gym_core.hub.solutions import SayStep, ToolStep, load_solutions, steps_of
+from gym_core.hub.solutions import (
+    SayStep,
+    Solution,
+    ToolStep,
+    load_solutions,
+    solutions_jsonl,
+    steps_of,
+)
 
 
 def write(path: Path, *lines: str) -> Path:
@@ -49,3 +56,18 @@ def test_two_solutions_for_one_task_are_an_error(tmp_path: Path) -> None:
     row = '{"id": "a", "reference": "x", "wrong": "y"}'
     with pytest.raises(ConfigError, match="line 2: a second solution for task 'a'"):
         load_solutions(write(tmp_path / "solutions.jsonl", row, row))
+
+
+def test_a_written_file_loads_back(tmp_path: Path) -> None:
+    made = [
+        Solution(id="a", reference="\\boxed{3}", wrong="\\boxed{2}"),
+        Solution(
+            id="b",
+            reference=[ToolStep(call="count", arguments={"word": "aa"}), SayStep(say="2")],
+            wrong=[SayStep(say="1")],
+        ),
+    ]
+    path = tmp_path / "solutions.jsonl"
+    path.write_bytes(solutions_jsonl(made))
+    assert load_solutions(path) == {solution.id: solution for solution in made}
+    assert path.read_text().count("\n") == 2
