@@ -17,7 +17,7 @@ import orjson
 
 from gym_core.errors import ServiceError
 from gym_core.http_client import HttpClient
-from gym_core.hub.solutions import SayStep, Step, ToolStep
+from gym_core.hub.solutions import Step, ToolStep
 from gym_core.protocol import FunctionCall, Message, Task, ToolCall
 from gym_core.resources_api import (
     RespondResponse,
@@ -72,7 +72,6 @@ class ScriptedPlayer:
     async def _steps(
         self, session: str, messages: list[Message], steps: list[Step], interactive: bool
     ) -> list[Message]:
-        last_say = max((i for i, step in enumerate(steps) if isinstance(step, SayStep)), default=-1)
         for index, step in enumerate(steps):
             if isinstance(step, ToolStep):
                 call = ToolCall(
@@ -87,7 +86,7 @@ class ScriptedPlayer:
                 messages.append(Message(role="tool", tool_call_id=call.id, content=output.output))
                 continue
             messages.append(Message(role="assistant", content=step.say))
-            if interactive and index < last_say:
+            if interactive:  # as the agent does after every answer, the last one included
                 answer = await self.http.post(
                     f"{session}/respond", {"messages": [wire(m) for m in messages]}
                 )

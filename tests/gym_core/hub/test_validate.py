@@ -21,6 +21,7 @@ def check(report: ValidationReport, name: str) -> tuple[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # code plays ~1,500 sandboxed test runs
 @pytest.mark.parametrize("name", sorted(load_catalog(default_catalog_path()).envs))
 def test_every_catalog_environment_passes_validation(name: str) -> None:
     report = validate_env(load_config(default_catalog_path()), name)
