@@ -44,4 +44,4 @@ def test_the_python_examples_run(block: str) -> None:
     assert finished.returncode == 0, finished.stderr
     lines = finished.stdout.splitlines()
     assert len(lines) == 4
-    assert all(" completed 1.0 " in line for line in lines)
+    assert all(" completed 1.0 " in line for line in lines), finished.stdout

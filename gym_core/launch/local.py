@@ -27,7 +27,7 @@ from gym_core.errors import ConfigError, GymError, ServiceError
 from gym_core.http_client import HttpClient
 from gym_core.imports import import_object
 from gym_core.launch.plan import AGENT, ServiceSpec, build_app, plan_services, service_names
-from gym_core.processes import die_with_parent
+from gym_core.processes import die_with_parent, forget_parents_fork_server
 from gym_core.service import serve
 
 __all__ = ["LaunchError", "LocalLauncher", "Running", "ServiceProcess", "start_service"]
@@ -239,6 +239,7 @@ def _run_forked(
     try:
         os.setsid()
         die_with_parent(launcher_pid)
+        forget_parents_fork_server()
         for other in siblings:
             if other is not sock:
                 other.close()

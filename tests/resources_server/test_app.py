@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from multiprocessing import forkserver
 
 import aiohttp
 import pytest
@@ -12,17 +13,26 @@ from gym_core.http_client import HttpClient
 from gym_core.settings import ResourcesServerSettings
 from tests.conftest import resources_server
 
+SETTINGS = ResourcesServerSettings(
+    name="echo",
+    server="tests.fixtures.echo_env:EchoServer",
+    cpu_workers=1,
+    verify_cpu_limit_s=0.5,
+    session_ttl_s=60,
+)
+
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
-    settings = ResourcesServerSettings(
-        name="echo",
-        server="tests.fixtures.echo_env:EchoServer",
-        cpu_workers=1,
-        verify_cpu_limit_s=0.5,
-        session_ttl_s=60,
-    )
-    with resources_server(settings) as url:
+    with resources_server(SETTINGS) as url:
+        yield url
+
+
+@pytest.fixture
+def url_forked_beside_a_fork_server() -> Iterator[str]:
+    """A server forked by a process that already runs a multiprocessing fork server of its own."""
+    forkserver.ensure_running()
+    with resources_server(SETTINGS) as url:
         yield url
 
 
@@ -126,6 +136,17 @@ async def test_verify_scores_and_closes_the_session(url: str) -> None:
         assert verdict["failure"] is None
         with pytest.raises(ServiceRejected, match="no session"):
             await http.post(f"{url}/sessions/{session}/verify", {"messages": ANSWER})
+
+
+async def test_the_cpu_pool_works_in_a_server_forked_beside_a_fork_server(
+    url_forked_beside_a_fork_server: str,
+) -> None:
+    url = url_forked_beside_a_fork_server
+    async with HttpClient() as http:
+        session = await open_session(http, url, spin_cpu_s=0.01)
+        verdict = await http.post(f"{url}/sessions/{session}/verify", {"messages": ANSWER})
+    assert verdict["failure"] is None
+    assert verdict["reward"] == 1.0
 
 
 async def test_verify_failures_are_typed_not_scored(url: str) -> None:
