@@ -28,6 +28,7 @@ import logging
 import math
 import os
 import socket
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -185,9 +186,7 @@ class RayLauncher:
                 f"this Ray cluster already serves RL Gym ({', '.join(sorted(taken))}); stop "
                 "that `gym serve` first (or `serve shutdown` if it was killed)"
             )
-        serve.start(
-            http_options={"host": host, "port": port, "keep_alive_timeout_s": SERVER_KEEPALIVE_S}
-        )
+        host, port = _start_serve(host, port)
         self._proxy = f"http://{_connect_host(host)}:{port}"
         urls = {
             name: self._proxy + route_prefix(name).rstrip("/")
@@ -348,6 +347,25 @@ class RayLauncher:
 
 
 _GONE = frozenset({"DEPLOY_FAILED", "DELETING"})
+
+
+def _start_serve(host: str, port: int) -> tuple[str, int]:
+    """Start Serve's proxies at `host:port`; where they listen (when Serve already ran on
+    the cluster, its proxies stay where they were)."""
+    from ray import serve
+    from ray.serve.context import _get_global_client  # no public way to read the address
+
+    serve.start(
+        http_options={"host": host, "port": port, "keep_alive_timeout_s": SERVER_KEEPALIVE_S}
+    )
+    options = _get_global_client().http_config
+    if (options.host, options.port) != (host, port):
+        print(
+            f"gym: Ray Serve already runs on this cluster, with its proxies at "
+            f"{options.host}:{options.port}: serving there",
+            file=sys.stderr,
+        )
+    return options.host, options.port
 
 
 def _service(app: str) -> str:
