@@ -187,6 +187,11 @@ class ReplicaSettings(Settings):
 
     @model_validator(mode="after")
     def _bounds(self) -> ReplicaSettings:
+        if self.target_ongoing_requests > self.max_ongoing_requests:
+            raise ValueError(
+                f"target_ongoing_requests ({self.target_ongoing_requests:g}) cannot exceed "
+                f"max_ongoing_requests ({self.max_ongoing_requests})"
+            )
         if self.max_replicas is None:
             if self.min_replicas is not None:
                 raise ValueError("min_replicas needs max_replicas (the autoscaling bounds)")

@@ -21,6 +21,7 @@ import yaml
 
 from gym_core.catalog import default_catalog_path
 from gym_core.config import GymConfig, load_config
+from gym_core.errors import ConfigError
 from gym_core.launch.plan import AGENT, POLICY
 from gym_core.launch.ray_cluster import (
     cluster_specs,
@@ -62,6 +63,8 @@ def test_autoscaling_bounds_are_checked() -> None:
         ReplicaSettings(replicas=5, max_replicas=4)
     with pytest.raises(ValueError, match="min_replicas needs max_replicas"):
         ReplicaSettings(min_replicas=1)
+    with pytest.raises(ValueError, match="cannot exceed max_ongoing_requests"):
+        ReplicaSettings(max_ongoing_requests=8)
 
 
 def cluster_config(**echo: Any) -> GymConfig:
@@ -96,6 +99,23 @@ def test_serving_locally_never_imports_ray() -> None:
         "assert 'ray' not in sys.modules, 'ray was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_the_readmes_cluster_settings_are_valid(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Replicas, CPUs and autoscaling")[1]
+    settings = tmp_path / "cluster.yaml"
+    settings.write_text(section.split("```yaml\n")[1].split("```")[0])
+    config = load_config(default_catalog_path(), settings)
+    assert config.envs["math"].cluster.max_replicas == 16
+    assert config.cluster.agent.replicas == 4
+
+
+def test_a_wrong_cluster_setting_names_its_key(tmp_path: Path) -> None:
+    settings = tmp_path / "gym.yaml"
+    settings.write_text("envs:\n  math:\n    cluster: {replicas: 0}\n")
+    with pytest.raises(ConfigError, match=r"envs\.math\.cluster\.replicas"):
+        load_config(default_catalog_path(), settings)
 
 
 # On a local Ray cluster --------------------------------------------------------------------
@@ -247,13 +267,3 @@ def test_a_replica_killed_mid_batch_loses_only_its_calls_and_is_replaced(endpoin
         assert before[0] not in echo_replicas()
         again = client.rollouts(rows("remember this", 4, "recalled v"))
     assert [r.status for r in again] == ["completed"] * 4
-
-
-def test_the_readmes_cluster_settings_are_valid(tmp_path: Path) -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("### Replicas, CPUs and autoscaling")[1]
-    settings = tmp_path / "cluster.yaml"
-    settings.write_text(section.split("```yaml\n")[1].split("```")[0])
-    config = load_config(default_catalog_path(), settings)
-    assert config.envs["math"].cluster.max_replicas == 16
-    assert config.cluster.agent.replicas == 4
