@@ -21,12 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.throughput import TASKS, percentile, run_batch
+from bench.throughput import TASKS, instant_engine, percentile, run_batch
 from gym_core.config import GymConfig
-from gym_core.launch.local import LocalLauncher, start_service, stop_processes
+from gym_core.launch.local import LocalLauncher
 from gym_core.launch.ray_cluster import RayLauncher
 from gym_core.protocol import RolloutResult
-from tests.conftest import make_config, wait_healthy
+from tests.conftest import make_config
 
 ROOT = Path(__file__).resolve().parent.parent
 Launcher = LocalLauncher | RayLauncher
@@ -83,17 +83,11 @@ def main() -> None:
     make = TASKS[args.env]
     rows = [make(i) for i in range(args.rollouts)]
     warm = [make(i) for i in range(args.warmup)]
-    engine = start_service(
-        "policy_clients.scripted:create_app",
-        {"rules": [{"reply": "The answer is \\boxed{42}"}]},
-        name="instant-engine",
-    )
-    try:
-        wait_healthy(engine)
+    with instant_engine() as engine:
 
         def config(**overrides: Any) -> GymConfig:
             limits = {"agent_server": {"max_concurrency": args.concurrency}}
-            return make_config([engine.url], **limits, **overrides)
+            return make_config([engine], **limits, **overrides)
 
         local = measure("local  ", LocalLauncher(config(), [args.env]), rows, warm)
         os.environ["PYTHONPATH"] = str(ROOT)  # the cluster's workers import the fixtures
@@ -105,8 +99,6 @@ def main() -> None:
             cluster = measure("cluster", RayLauncher(on_ray, [args.env], None), rows, warm)
         finally:
             ray.shutdown()
-    finally:
-        stop_processes([engine])
 
     print(
         f"command: python -m bench.cluster --env {args.env} --rollouts {args.rollouts} "

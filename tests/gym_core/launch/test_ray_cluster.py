@@ -32,6 +32,7 @@ from gym_core.launch.ray_cluster import (
 from gym_core.protocol import RolloutResult
 from gym_core.rollout_client import RolloutClient
 from gym_core.settings import ReplicaSettings
+from tests.agent_server.test_episode import RULES as EPISODE_RULES
 from tests.conftest import ECHO_ENVS, make_config, scripted_engine
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -123,21 +124,11 @@ def test_a_wrong_cluster_setting_names_its_key(tmp_path: Path) -> None:
 RULES: list[dict[str, Any]] = [
     {
         "role": "user",
-        "match": "^remember",
-        "tool_calls": [{"name": "remember", "arguments": {"key": "k", "value": "v"}}],
-    },
-    {
-        "role": "tool",
-        "match": "^noted k$",
-        "tool_calls": [{"name": "recall", "arguments": {"key": "k"}}],
-    },
-    {"role": "tool", "match": "^v$", "reply": "recalled v"},
-    {
-        "role": "user",
         "match": "^wait",
         "tool_calls": [{"name": "wait", "arguments": {"seconds": 4}}],
     },
     {"role": "tool", "match": "^waited", "reply": "waited for 42"},
+    *EPISODE_RULES,  # `remember this`: a tool call that stores a note, one that reads it
 ]
 CONFIG = {
     "envs": {
