@@ -78,7 +78,7 @@ class SharedSessions(SessionStore):
 
         self.ttl_s = ttl_s
         actor = ray.remote(SessionShard)
-        self._shards = [
+        self._shards: list[Any] = [
             actor.options(
                 name=name,
                 namespace=shards.namespace,

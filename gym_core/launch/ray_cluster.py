@@ -198,10 +198,8 @@ class RayLauncher:
         specs = cluster_specs(self.config, self.env_names, urls, self.replicas)
         targets = []
         for spec in specs:
-            deployment = serve.deployment(
-                serve.ingress()(ServiceReplica),
-                **deployment_options(spec.name, self.replicas[spec.name]),
-            )
+            options = deployment_options(spec.name, self.replicas[spec.name])
+            deployment = serve.deployment(**options)(serve.ingress()(ServiceReplica))
             app = APP_PREFIX + spec.name
             targets.append(
                 serve.RunTarget(
@@ -363,7 +361,10 @@ def _start_serve(host: str, port: int) -> tuple[str, int]:
         http_options={"host": host, "port": port, "keep_alive_timeout_s": SERVER_KEEPALIVE_S},
         logging_config=QUIET,
     )
-    options = _get_global_client().http_config
+    client = _get_global_client()
+    if client is None:
+        raise LaunchError("Ray Serve did not start on the cluster")
+    options = client.http_config
     if (options.host, options.port) != (host, port):
         print(
             f"gym: Ray Serve already runs on this cluster, with its proxies at "

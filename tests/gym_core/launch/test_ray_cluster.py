@@ -4,7 +4,6 @@ killed mid-batch)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -143,44 +142,13 @@ CONFIG = {
 }
 
 
-@contextlib.contextmanager
-def importable_here() -> Iterator[None]:
-    """The cluster's processes inherit this environment: let them import the test fixtures."""
-    before = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = str(ROOT)
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["PYTHONPATH"]
-        else:
-            os.environ["PYTHONPATH"] = before
-
-
 @pytest.fixture(scope="module")
-def ray_address() -> Iterator[str]:
-    """A new one-node Ray cluster of 2 CPUs for these tests; it is shut down after them."""
-    import ray
-    from ray import serve
-
-    with importable_here():
-        context = ray.init(
-            address="local", num_cpus=2, include_dashboard=False, log_to_driver=False
-        )
-    try:
-        yield context.address_info["gcs_address"]
-    finally:
-        serve.shutdown()
-        ray.shutdown()
-
-
-@pytest.fixture(scope="module")
-def endpoint(ray_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def endpoint(ray_cluster: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`gym serve echo --cluster ADDRESS --replicas echo=2`, as a user runs it."""
     config = tmp_path_factory.mktemp("cluster") / "gym.yaml"
     config.write_text(yaml.safe_dump(CONFIG))
     with scripted_engine(RULES) as engine:
-        argv = ["serve", "echo", "--cluster", ray_address, "--replicas", "echo=2"]
+        argv = ["serve", "echo", "--cluster", ray_cluster, "--replicas", "echo=2"]
         argv += ["--config", str(config), "--policy-url", engine, "--port", "0"]
         process = subprocess.Popen(
             [sys.executable, "-c", GYM, *argv],
