@@ -2,6 +2,12 @@
 
 They turn transport failures into `EpisodeFailure`s of the right kind, so the episode loop
 reads as the episode and not as error handling.
+
+A call that never got the resources server's own answer (`gym_core.errors.dropped`: the
+connection broke, or a proxy answered for it) was lost with the replica that ran it:
+`replica_lost`. Opening a session and
+verifying change nothing that matters and are sent once more first; tool calls and `respond`
+change the session's state and are never sent twice.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from gym_core.chat_api import SESSION_HEADER, ChatCompletion
-from gym_core.errors import ServiceError, ServiceRejected, ServiceTimeout
+from gym_core.errors import ServiceError, ServiceRejected, ServiceTimeout, dropped
 from gym_core.http_client import HttpClient
 from gym_core.protocol import FailureKind, Message, SamplingParams, Task, ToolSchema, Turn
 from gym_core.resources_api import (
@@ -107,13 +113,9 @@ class ResourcesClient:
         return self._tools
 
     async def seed(self, task: Task) -> SeedResponse:
+        body = {"task": task.model_dump(mode="json", exclude_none=True)}
         try:
-            answer = await self.http.request_bytes(
-                "POST",
-                f"{self.base_url}/sessions",
-                {"task": task.model_dump(mode="json", exclude_none=True)},
-                timeout_s=self.timeout_s,
-            )
+            answer = await self._sent_twice_if_dropped("POST", "/sessions", body)
         except ServiceRejected as error:
             raise EpisodeFailure("bad_task", _rejection(error)) from None
         except ServiceError as error:
@@ -135,7 +137,7 @@ class ResourcesClient:
                 )
             raise EpisodeFailure("tool_error", f"tool {name}: {_rejection(error)}") from None
         except ServiceError as error:
-            raise EpisodeFailure("tool_error", f"tool {name}: {error}") from None
+            raise EpisodeFailure(_kind(error, "tool_error"), f"tool {name}: {error}") from None
         return ToolOutput.model_validate(answer)
 
     async def respond(self, session_id: str, messages: list[Message]) -> RespondResponse:
@@ -157,7 +159,11 @@ class ResourcesClient:
             "turns": _TURNS.dump_python(turns, exclude={"__all__": {"prompt_token_ids"}}),
             "close": True,
         }
-        answer = await self._call("verify_error", "POST", f"/sessions/{session_id}/verify", body)
+        path = f"/sessions/{session_id}/verify"
+        try:
+            answer = await self._sent_twice_if_dropped("POST", path, body)
+        except ServiceError as error:
+            raise EpisodeFailure(_kind(error, "verify_error"), str(error)) from None
         return VerifyResponse.model_validate_json(answer)
 
     async def close(self, session_id: str) -> None:
@@ -169,7 +175,21 @@ class ResourcesClient:
                 method, f"{self.base_url}{path}", body, timeout_s=self.timeout_s
             )
         except ServiceError as error:
-            raise EpisodeFailure(kind, str(error)) from None
+            raise EpisodeFailure(_kind(error, kind), str(error)) from None
+
+    async def _sent_twice_if_dropped(self, method: str, path: str, body: Any) -> bytes:
+        """For calls that are safe to repeat: once more when the first was dropped."""
+        url = f"{self.base_url}{path}"
+        try:
+            return await self.http.request_bytes(method, url, body, timeout_s=self.timeout_s)
+        except ServiceError as error:
+            if not dropped(error):
+                raise
+        return await self.http.request_bytes(method, url, body, timeout_s=self.timeout_s)
+
+
+def _kind(error: ServiceError, otherwise: FailureKind) -> FailureKind:
+    return "replica_lost" if dropped(error) else otherwise
 
 
 def _rejection(error: ServiceRejected) -> str:

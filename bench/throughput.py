@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import time
+from collections.abc import Iterator
 
 from gym_core.launch.local import start_service, stop_processes
 from gym_core.protocol import RolloutResult
@@ -55,6 +57,21 @@ async def run_single(endpoint: str, rows: list[dict], concurrency: int) -> list[
     return results
 
 
+@contextlib.contextmanager
+def instant_engine() -> Iterator[str]:
+    """A scripted engine that answers every request at once; yields its URL."""
+    engine = start_service(
+        "policy_clients.scripted:create_app",
+        {"rules": [{"reply": "The answer is \\boxed{42}"}]},
+        name="instant-engine",
+    )
+    try:
+        wait_healthy(engine)
+        yield engine.url
+    finally:
+        stop_processes([engine])
+
+
 def percentile(values: list[float], q: float) -> float:
     return (
         statistics.quantiles(values, n=100, method="inclusive")[q - 1]
@@ -72,15 +89,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200)
     args = parser.parse_args()
 
-    engine = start_service(
-        "policy_clients.scripted:create_app",
-        {"rules": [{"reply": "The answer is \\boxed{42}"}]},
-        name="instant-engine",
-    )
-    try:
-        wait_healthy(engine)
+    with instant_engine() as engine:
         overrides = {"agent_server": {"max_concurrency": args.concurrency}}
-        with gym_stack([args.env], [engine.url], **overrides) as running:
+        with gym_stack([args.env], [engine], **overrides) as running:
             make = TASKS[args.env]
             warm = [make(i) for i in range(args.warmup)]
             rows = [make(i) for i in range(args.rollouts)]
@@ -93,8 +104,6 @@ def main() -> None:
                 started = time.perf_counter()
                 results = asyncio.run(run_single(running.endpoint, rows, args.concurrency))
             elapsed = time.perf_counter() - started
-    finally:
-        stop_processes([engine])
 
     failed = [r for r in results if r.status == "failed"]
     totals = [r.timing.total_s * 1000 for r in results]

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gym_core.errors import ConfigError, format_validation_error
-from gym_core.settings import AgentSettings
+from gym_core.settings import AgentSettings, ReplicaSettings
 
 __all__ = [
     "CATALOG_FILENAME",
@@ -95,6 +95,8 @@ class EnvEntry(Entry):
     settings: dict[str, Any] = Field(default_factory=dict)
     """Settings passed to the environment's server (checked by its `settings_model`)."""
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    cluster: ReplicaSettings = Field(default_factory=ReplicaSettings)
+    """Replicas, CPUs per replica and autoscaling bounds under `gym serve --cluster`."""
     datasets: Datasets
     generator: ImportString | None = None
     """A function `(n, seed, difficulty) -> list of task rows` that makes new tasks for

@@ -21,6 +21,7 @@ from gym_core.errors import ConfigError, format_problem
 from gym_core.settings import (
     AgentServerOptions,
     PolicyServerSettings,
+    ReplicaSettings,
     ResourcesOptions,
     Settings,
 )
@@ -28,7 +29,15 @@ from gym_core.settings import (
 if TYPE_CHECKING:
     from gym_core.hub.sources import EnvSource
 
-__all__ = ["DEFAULT_PORT", "GymConfig", "ServeOptions", "deep_merge", "load_config", "select_envs"]
+__all__ = [
+    "DEFAULT_PORT",
+    "ClusterOptions",
+    "GymConfig",
+    "ServeOptions",
+    "deep_merge",
+    "load_config",
+    "select_envs",
+]
 
 DEFAULT_PORT = 8700
 DEFAULT_STARTUP_TIMEOUT_S = 120.0
@@ -54,6 +63,18 @@ class ServeOptions(Settings):
         return self
 
 
+class ClusterOptions(Settings):
+    """How the agent and policy servers run on a cluster (section `cluster`). Each
+    environment's replicas are set in its catalog entry, `envs.NAME.cluster`."""
+
+    agent: ReplicaSettings = Field(default_factory=ReplicaSettings)
+    """The agent server holds nothing between requests: any number of replicas works."""
+    policy_num_cpus: Annotated[float, Field(ge=0)] = 1.0
+    """CPUs reserved for the policy server. It runs one replica, because it keeps the policy
+    version, the pause gate and the episodes' sticky engines in its process; it scales
+    through the engines behind it (`policy.engine_urls`)."""
+
+
 class GymConfig(Settings):
     services: Services
     envs: dict[str, EnvEntry]
@@ -61,6 +82,7 @@ class GymConfig(Settings):
     policy: PolicyServerSettings = Field(default_factory=PolicyServerSettings)
     agent_server: AgentServerOptions = Field(default_factory=AgentServerOptions)
     resources: ResourcesOptions = Field(default_factory=ResourcesOptions)
+    cluster: ClusterOptions = Field(default_factory=ClusterOptions)
 
 
 def load_config(

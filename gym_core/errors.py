@@ -4,9 +4,13 @@ GymError
  ├── ConfigError            a setting or catalog entry is missing or wrong (names the key)
  └── ServiceError           a call to another RL Gym service or engine failed
       ├── ServiceUnavailable    could not connect, or 502/503/504 after the retries
+      │    └── ServiceDisconnected  the connection broke after the request was sent
       ├── ServiceTimeout        no answer within the timeout
       ├── ServiceRejected       4xx: the request was wrong; `detail` says why
       └── ServiceFailed         5xx other than 502/503/504, or an unreadable answer
+
+`dropped(error)` tells a call the service never answered itself from one it answered, and
+`lost_in_flight(error)` one the service took and then went away from.
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ class ServiceUnavailable(ServiceError):
     """The service could not be reached, or said it was unavailable, after every retry."""
 
 
+class ServiceDisconnected(ServiceUnavailable):
+    """The connection broke after the request was sent: the service may have run part of it."""
+
+
 class ServiceTimeout(ServiceError):
     """The service did not answer in time."""
 
@@ -47,6 +55,9 @@ class ServiceAnsweredError(ServiceError):
         super().__init__(url, f"HTTP {status}: {message or detail}")
         self.status = status
         self.detail = detail
+        self.reason = message
+        """The service's own one-line error (`error` in an RL Gym service's JSON answer); None
+        when the answer carried none, e.g. when a proxy in front of the service answered."""
 
 
 class ServiceRejected(ServiceAnsweredError):
@@ -55,6 +66,23 @@ class ServiceRejected(ServiceAnsweredError):
 
 class ServiceFailed(ServiceAnsweredError):
     """The service answered 5xx, or something that is not the JSON it promised."""
+
+
+def dropped(error: ServiceError) -> bool:
+    """True when the call got no answer from the service itself, so whatever held it (a
+    process, a replica) is gone: the connection failed or broke, a proxy in front of the
+    service answered 502/503/504 through every retry, or it answered for a service that died
+    during the call (see `lost_in_flight`)."""
+    return isinstance(error, ServiceUnavailable) or lost_in_flight(error)
+
+
+def lost_in_flight(error: ServiceError) -> bool:
+    """True when the service took the call and went away before it answered: the connection
+    broke, or a proxy answered 5xx without the JSON error every RL Gym service sends (as Ray
+    Serve's proxy does when the replica serving the call dies)."""
+    if isinstance(error, ServiceDisconnected):
+        return True
+    return isinstance(error, ServiceFailed) and error.status >= 500 and error.reason is None
 
 
 def format_validation_error(source: str, error: ValidationError) -> str:

@@ -19,6 +19,7 @@ import aiohttp
 import orjson
 
 from gym_core.errors import (
+    ServiceDisconnected,
     ServiceFailed,
     ServiceRejected,
     ServiceTimeout,
@@ -168,12 +169,12 @@ class HttpClient:
                 retry_reason = f"cannot connect ({error.os_error.strerror or error})"
             except aiohttp.ServerDisconnectedError:
                 if method not in IDEMPOTENT_METHODS:
-                    raise ServiceUnavailable(url, "the server closed the connection") from None
+                    raise ServiceDisconnected(url, "the server closed the connection") from None
                 retry_reason = "the server closed the connection"
             except TimeoutError:
                 raise ServiceTimeout(url, f"no answer within {timeout.total}s") from None
-            except aiohttp.ClientError as error:
-                raise ServiceUnavailable(url, f"{type(error).__name__}: {error}") from None
+            except aiohttp.ClientError as error:  # the exchange broke once connected
+                raise ServiceDisconnected(url, f"{type(error).__name__}: {error}") from None
             if attempt < self.max_retries:
                 await asyncio.sleep(self._backoff(attempt))
         raise ServiceUnavailable(url, f"{retry_reason} (after {self.max_retries + 1} attempts)")
@@ -207,7 +208,7 @@ class HttpClient:
                 except TimeoutError:
                     raise ServiceTimeout(url, f"no line within {idle}s") from None
                 except aiohttp.ClientError as error:
-                    raise ServiceUnavailable(url, f"stream broke: {error}") from None
+                    raise ServiceDisconnected(url, f"stream broke: {error}") from None
                 return
 
     def _timeout(self, total_s: float | None) -> aiohttp.ClientTimeout:

@@ -6,22 +6,31 @@
     results = client.rollouts(tasks, samples_per_task=8)   # one GRPO group of 8 per task
 
 `AsyncRolloutClient` is the same for code that already runs an event loop.
+
+No rollout is lost when the agent server serving a request goes away mid-request (say, its
+replica on a cluster died): every sample not received yet comes back `failed` with kind
+`replica_lost`, for the trainer to run again. An endpoint that cannot be reached at all is an
+error, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections import Counter
 from collections.abc import AsyncGenerator, Coroutine, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
+from gym_core.errors import ServiceError, lost_in_flight
 from gym_core.http_client import HttpClient
 from gym_core.protocol import (
     EnvInfo,
+    Failure,
     RolloutResult,
     RolloutsResponse,
     SamplingParams,
     Task,
+    new_group_id,
 )
 
 __all__ = ["AsyncRolloutClient", "RolloutClient"]
@@ -49,17 +58,33 @@ class AsyncRolloutClient:
         self, tasks: Iterable[TaskLike], samples_per_task: int = 1, sampling: SamplingLike = None
     ) -> list[RolloutResult]:
         """Every sample of every task, ordered by task then sample index."""
-        body = _batch(tasks, samples_per_task, sampling, stream=False)
-        answer = await self._http.post(f"{self.endpoint}/v1/rollouts", body)
+        validated = [_validated(task) for task in tasks]
+        body = _batch(validated, samples_per_task, sampling, stream=False)
+        try:
+            answer = await self._http.post(f"{self.endpoint}/v1/rollouts", body)
+        except ServiceError as error:
+            if not lost_in_flight(error):
+                raise
+            return list(_lost(validated, samples_per_task, [], error))
         return RolloutsResponse.model_validate(answer).results
 
     async def stream(
         self, tasks: Iterable[TaskLike], samples_per_task: int = 1, sampling: SamplingLike = None
     ) -> AsyncGenerator[RolloutResult, None]:
         """Every sample of every task, each as soon as it finishes."""
-        body = _batch(tasks, samples_per_task, sampling, stream=True)
-        async for line in self._http.stream_lines(f"{self.endpoint}/v1/rollouts", body):
-            yield RolloutResult.model_validate_json(line)
+        validated = [_validated(task) for task in tasks]
+        body = _batch(validated, samples_per_task, sampling, stream=True)
+        received: list[RolloutResult] = []
+        try:
+            async for line in self._http.stream_lines(f"{self.endpoint}/v1/rollouts", body):
+                result = RolloutResult.model_validate_json(line)
+                received.append(result)
+                yield result
+        except ServiceError as error:
+            if not lost_in_flight(error):
+                raise
+            for result in _lost(validated, samples_per_task, received, error):
+                yield result
 
     async def rollout(
         self,
@@ -70,13 +95,19 @@ class AsyncRolloutClient:
         sampling: SamplingLike = None,
     ) -> RolloutResult:
         """One sample of one task."""
+        validated = _validated(task)
         body = {
-            "task": _task(task),
+            "task": _task(validated),
             "sample_index": sample_index,
             "group_id": group_id,
             "sampling": _sampling(sampling),
         }
-        answer = await self._http.post(f"{self.endpoint}/v1/rollout", body)
+        try:
+            answer = await self._http.post(f"{self.endpoint}/v1/rollout", body)
+        except ServiceError as error:
+            if not lost_in_flight(error):
+                raise
+            return _lost_rollout(validated, sample_index, group_id or new_group_id(), error)
         return RolloutResult.model_validate(answer)
 
     async def envs(self) -> list[EnvInfo]:
@@ -161,9 +192,43 @@ class RolloutClient:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
 
+def _validated(task: TaskLike) -> Task:
+    return task if isinstance(task, Task) else Task.model_validate(dict(task))
+
+
 def _task(task: TaskLike) -> dict[str, Any]:
-    validated = task if isinstance(task, Task) else Task.model_validate(dict(task))
-    return validated.model_dump(mode="json", exclude_none=True)
+    return _validated(task).model_dump(mode="json", exclude_none=True)
+
+
+def _lost(
+    tasks: list[Task], samples_per_task: int, received: list[RolloutResult], error: ServiceError
+) -> Iterator[RolloutResult]:
+    """A `replica_lost` result for every sample of the batch that was not received, in the
+    group its task's other samples got."""
+    left = Counter((task.id, index) for task in tasks for index in range(samples_per_task))
+    left.subtract((result.task_id, result.sample_index) for result in received)
+    groups = {result.task_id: result.group_id for result in received}
+    for task in tasks:
+        group_id = groups.setdefault(task.id, new_group_id())
+        for index in range(samples_per_task):
+            if left[task.id, index] > 0:
+                left[task.id, index] -= 1
+                yield _lost_rollout(task, index, group_id, error)
+
+
+def _lost_rollout(
+    task: Task, sample_index: int, group_id: str, error: ServiceError
+) -> RolloutResult:
+    message = f"the agent server went away before this rollout finished ({error})"
+    return RolloutResult(
+        task_id=task.id,
+        env=task.env,
+        group_id=group_id,
+        sample_index=sample_index,
+        messages=task.messages(),
+        status="failed",
+        failure=Failure(kind="replica_lost", message=message),
+    )
 
 
 def _sampling(sampling: SamplingLike) -> dict[str, Any] | None:
@@ -175,7 +240,7 @@ def _sampling(sampling: SamplingLike) -> dict[str, Any] | None:
 
 
 def _batch(
-    tasks: Iterable[TaskLike], samples_per_task: int, sampling: SamplingLike, *, stream: bool
+    tasks: list[Task], samples_per_task: int, sampling: SamplingLike, *, stream: bool
 ) -> dict[str, Any]:
     return {
         "tasks": [_task(task) for task in tasks],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gym_core.errors import ConfigError, format_validation_error
 from gym_core.protocol import SamplingParams
@@ -20,8 +20,10 @@ __all__ = [
     "AgentSettings",
     "EnvRoute",
     "PolicyServerSettings",
+    "ReplicaSettings",
     "ResourcesOptions",
     "ResourcesServerSettings",
+    "SessionShards",
     "parse_settings",
 ]
 
@@ -33,6 +35,8 @@ DEFAULT_AGENT_CONCURRENCY = 256
 DEFAULT_REPLICA_CONCURRENCY = 64
 DEFAULT_STICKY_TTL_S = 600.0
 DEFAULT_EMBEDDED_CONTEXT = 4096
+DEFAULT_TARGET_ONGOING_REQUESTS = 32.0
+DEFAULT_MAX_ONGOING_REQUESTS = 1024
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
@@ -58,6 +62,7 @@ class Settings(BaseModel):
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
 
 
 class AgentSettings(Settings):
@@ -138,6 +143,14 @@ class ResourcesOptions(Settings):
     """CPU seconds (not wall-clock) one verification may use."""
 
 
+class SessionShards(Settings):
+    """The Ray actors that hold an environment's sessions for all of its replicas."""
+
+    namespace: str
+    names: Annotated[list[str], Field(min_length=1)]
+    """One actor per shard; a session lives in the shard its id hashes to."""
+
+
 class ResourcesServerSettings(ResourcesOptions):
     name: str
     """The environment's name."""
@@ -146,3 +159,52 @@ class ResourcesServerSettings(ResourcesOptions):
     env_settings: dict[str, Any] = Field(default_factory=dict)
     """The environment's own settings, checked by its `settings_model`."""
     token: str | None = None
+    session_shards: SessionShards | None = None
+    """Set by the cluster launcher: keep sessions in these shared actors, so that every
+    replica reaches every session. None keeps them in this process."""
+
+
+class ReplicaSettings(Settings):
+    """How one service runs on a cluster (`gym serve --cluster`): its replicas and their size.
+
+    The local launcher ignores it.
+    """
+
+    replicas: PositiveInt = 1
+    """Replicas at start; a fixed count unless `max_replicas` is set."""
+    num_cpus: NonNegativeFloat = 1.0
+    """CPUs Ray reserves for each replica. A resources server's replica starts that many CPU
+    workers (at least one), so its verification and sandboxed runs use the CPUs reserved for
+    it on its node."""
+    min_replicas: Annotated[int, Field(ge=0)] | None = None
+    """With `max_replicas`: the fewest replicas autoscaling keeps (default: `replicas`)."""
+    max_replicas: PositiveInt | None = None
+    """Autoscale between `min_replicas` and this, on the requests replicas have in flight."""
+    target_ongoing_requests: PositiveFloat = DEFAULT_TARGET_ONGOING_REQUESTS
+    """Autoscaling adds replicas when they have more requests than this in flight each."""
+    max_ongoing_requests: PositiveInt = DEFAULT_MAX_ONGOING_REQUESTS
+    """Requests one replica takes at once; more wait in the proxy."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ReplicaSettings:
+        if self.target_ongoing_requests > self.max_ongoing_requests:
+            raise ValueError(
+                f"target_ongoing_requests ({self.target_ongoing_requests:g}) cannot exceed "
+                f"max_ongoing_requests ({self.max_ongoing_requests})"
+            )
+        if self.max_replicas is None:
+            if self.min_replicas is not None:
+                raise ValueError("min_replicas needs max_replicas (the autoscaling bounds)")
+            return self
+        low = self.replicas if self.min_replicas is None else self.min_replicas
+        if not low <= self.replicas <= self.max_replicas:
+            raise ValueError(
+                f"expected min_replicas <= replicas <= max_replicas, got "
+                f"{low} <= {self.replicas} <= {self.max_replicas}"
+            )
+        return self
+
+    @property
+    def cpu_workers(self) -> int:
+        """CPU workers of a resources server replica: one per CPU reserved, at least one."""
+        return max(1, int(self.num_cpus))

@@ -39,7 +39,7 @@ from gym_core.settings import ResourcesServerSettings, parse_settings
 from resources_server.base import ResourcesServer, ToolError, Trajectory, Verdict
 from resources_server.cpu_pool import CallFailed, CpuPool, CpuTimeExceeded, WorkerLost
 from resources_server.sandbox import SandboxError
-from resources_server.sessions import Session, SessionStore, UnknownSession
+from resources_server.sessions import Session, UnknownSession, session_store
 
 __all__ = ["create_app"]
 
@@ -68,7 +68,7 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
 def build_app(
     server: ResourcesServer[Any, Any], pool: CpuPool, settings: ResourcesServerSettings
 ) -> FastAPI:
-    sessions = SessionStore(settings.session_ttl_s)
+    sessions = session_store(settings.session_ttl_s, settings.session_shards)
     specs = server.tool_specs()
     interactive = server.interactive()
 
@@ -90,9 +90,9 @@ def build_app(
     app = create_service_app(f"env-{settings.name}", token=settings.token, lifespan=lifespan)
     metrics = app.state.metrics
 
-    def session_or_404(session_id: str) -> Session:
+    async def session_or_404(session_id: str) -> Session:
         try:
-            return sessions.get(session_id)
+            return await sessions.get(session_id)
         except UnknownSession:
             raise HTTPException(
                 404,
@@ -117,13 +117,13 @@ def build_app(
             state = await server.seed(task)
         except ToolError as error:
             raise HTTPException(422, f"task {task.id!r} cannot be seeded: {error}") from None
-        session = sessions.open(task, state)
+        session = await sessions.open(task, state)
         count_sessions()
         return SeedResponse(session_id=session.id, interactive=interactive)
 
     @app.post("/sessions/{session_id}/tools/{tool_name}")
     async def call_tool(session_id: str, tool_name: str, request: Request) -> ToolOutput:
-        session = session_or_404(session_id)
+        session = await session_or_404(session_id)
         spec = specs.get(tool_name)
         if spec is None:
             raise HTTPException(
@@ -140,7 +140,7 @@ def build_app(
         try:
             result = await method(session.state, **dict(arguments))
         except ToolError as error:
-            return ToolOutput(output=str(error), is_error=True)
+            output = ToolOutput(output=str(error), is_error=True)
         except SandboxError as error:
             log.error("tool %s: the sandbox failed: %s", tool_name, error)
             metrics.count_failure("sandbox_error")
@@ -148,22 +148,26 @@ def build_app(
         except Exception as error:
             log.exception("tool %s raised", tool_name)
             metrics.count_failure("tool_raised")
-            return ToolOutput(output=f"{type(error).__name__}: {error}", is_error=True)
-        text = result if isinstance(result, str) else orjson.dumps(result).decode()
-        return ToolOutput(output=text)
+            output = ToolOutput(output=f"{type(error).__name__}: {error}", is_error=True)
+        else:
+            text = result if isinstance(result, str) else orjson.dumps(result).decode()
+            output = ToolOutput(output=text)
+        await sessions.save(session)  # a tool may change the state, even one that failed
+        return output
 
     @app.post("/sessions/{session_id}/respond")
     async def respond(session_id: str, request: RespondRequest) -> RespondResponse:
-        session = session_or_404(session_id)
+        session = await session_or_404(session_id)
         trajectory = Trajectory(messages=request.messages)
         reply = await server.respond(session.task, session.state, trajectory)
+        await sessions.save(session)
         if isinstance(reply, str):
             reply = [Message(role="user", content=reply)]
         return RespondResponse(messages=reply or [])
 
     @app.post("/sessions/{session_id}/verify")
     async def verify(session_id: str, request: VerifyRequest) -> VerifyResponse:
-        session = session_or_404(session_id)
+        session = await session_or_404(session_id)
         trajectory = Trajectory(messages=request.messages, turns=request.turns)
         try:
             verdict = await server.verify(session.task, trajectory, session.state)
@@ -181,12 +185,12 @@ def build_app(
             )
         finally:
             if request.close:
-                sessions.close(session_id)
+                await sessions.close(session_id)
                 count_sessions()
 
     @app.delete("/sessions/{session_id}")
     async def close_session(session_id: str) -> dict[str, bool]:
-        closed = sessions.close(session_id)
+        closed = await sessions.close(session_id)
         count_sessions()
         return {"closed": closed}
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +28,7 @@ from gym_core.launch.local import (
 )
 from gym_core.settings import ResourcesServerSettings
 
+ROOT = Path(__file__).resolve().parents[1]
 ECHO_ENVS: dict[str, Any] = {
     name: {
         "version": "0.0.1",
@@ -110,6 +113,39 @@ def gym_stack(env_names: list[str], policy_urls: list[str], **overrides: Any) ->
         yield running
     finally:
         launcher.stop()
+
+
+@contextlib.contextmanager
+def importable_here() -> Iterator[None]:
+    """Processes started now inherit this environment: let them import the test fixtures."""
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(ROOT)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[str]:
+    """A new one-node Ray cluster of 2 CPUs (never one that runs already) for one test module,
+    shut down after it, so that no other test runs, or forks, while this process is in Ray.
+    Yields its address."""
+    import ray
+    from ray import serve
+
+    with importable_here():  # the cluster's workers are started with this environment
+        context = ray.init(
+            address="local", num_cpus=2, include_dashboard=False, log_to_driver=False
+        )
+    try:
+        yield context.address_info["gcs_address"]
+    finally:
+        serve.shutdown()
+        ray.shutdown()
 
 
 def llama_server_binary() -> str | None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic import JsonValue
+
 from environments.code.cases import CallCase, CodeTask
 from gym_core.hub.solutions import Attempt, SayStep, Solution, ToolStep, solutions_jsonl
 from gym_core.tasks_file import load_tasks
@@ -52,7 +54,7 @@ def answer_with(program: str) -> str:
     return f"Here is my solution:\n\n```python\n{program.rstrip()}\n```\n"
 
 
-def trial_run(program: str, problem: CodeTask) -> dict[str, str]:
+def trial_run(program: str, problem: CodeTask) -> dict[str, JsonValue]:
     """`run_python` arguments that run `program` on the problem's first test (a function's
     return value is printed as JSON)."""
     case = problem.tests[0]

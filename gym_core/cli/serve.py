@@ -9,12 +9,17 @@ import time
 from typing import TYPE_CHECKING
 
 from gym_core.cli.options import add_service_arguments, install_published, load_cli_config
-from gym_core.config import DEFAULT_PORT, select_envs
+from gym_core.config import DEFAULT_PORT, GymConfig, select_envs, unknown_name_message
+from gym_core.errors import ConfigError
+from gym_core.launch.plan import AGENT, POLICY
 
 if TYPE_CHECKING:
     from gym_core.launch.local import LocalLauncher
+    from gym_core.launch.ray_cluster import RayLauncher
 
-__all__ = ["add_arguments", "run"]
+    Launcher = LocalLauncher | RayLauncher
+
+__all__ = ["add_arguments", "apply_replicas", "run"]
 
 WATCH_INTERVAL_S = 0.5
 
@@ -26,24 +31,80 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--port", type=int, help=f"port of the rollout endpoint (default {DEFAULT_PORT}; 0: free)"
     )
     add_service_arguments(parser)
+    cluster = parser.add_argument_group("cluster")
+    cluster.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run the services as Ray Serve deployments on a Ray cluster: `auto` (the cluster "
+        "this node joined), `local` (a new one-node cluster), or a Ray address",
+    )
+    cluster.add_argument(
+        "--replicas",
+        action="append",
+        metavar="NAME=N",
+        help="with --cluster: N replicas of an environment (or of `agent`), overriding its "
+        "catalog entry's `cluster` section; repeat or separate with commas",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from gym_core.launch.local import LocalLauncher  # imports the services: only when serving
-
     started = time.perf_counter()
     config = load_cli_config(args, host=args.host, port=args.port)
     envs = select_envs(config, args.envs)
+    if args.replicas and args.cluster is None:
+        raise ConfigError("--replicas: replicas run on a cluster; add --cluster ADDRESS")
+    apply_replicas(config, envs, args.replicas or [])
     install_published(config, envs)
-    launcher = LocalLauncher(config, envs)
-    running = launcher.start()
+    launcher = _launcher(config, envs, args.cluster)
     try:
+        running = launcher.start()
         return asyncio.run(_serve(launcher, running.endpoint, envs, started))
     finally:
         launcher.stop()
 
 
-async def _serve(launcher: LocalLauncher, endpoint: str, envs: list[str], started: float) -> int:
+def apply_replicas(config: GymConfig, envs: list[str], values: list[str]) -> None:
+    """`--replicas code=8,agent=2`: a fixed replica count for each service named."""
+    for item in (part.strip() for value in values for part in value.split(",")):
+        name, sep, count = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ConfigError(f"--replicas: expected NAME=N, got {item!r}")
+        try:
+            replicas = int(count)
+        except ValueError:
+            replicas = 0
+        if replicas < 1:
+            raise ConfigError(f"--replicas {item}: N must be a whole number of at least 1")
+        if name == POLICY:
+            raise ConfigError(
+                f"--replicas {item}: the policy server runs one replica (it keeps the policy "
+                "version and the episodes' engines in its process); add engines with "
+                "--policy-url instead"
+            )
+        fixed = {"replicas": replicas, "min_replicas": None, "max_replicas": None}
+        if name == AGENT:
+            config.cluster.agent = config.cluster.agent.model_copy(update=fixed)
+        elif name in envs:
+            entry = config.envs[name]
+            entry.cluster = entry.cluster.model_copy(update=fixed)
+        else:
+            message = unknown_name_message("service", name, [*envs, AGENT])
+            raise ConfigError(f"--replicas {item}: {message}")
+
+
+def _launcher(config: GymConfig, envs: list[str], cluster: str | None) -> Launcher:
+    """The local launcher, or the Ray one with --cluster; nothing else knows which runs."""
+    if cluster is None:
+        from gym_core.launch.local import LocalLauncher  # imports the services: only now
+
+        return LocalLauncher(config, envs)
+    from gym_core.launch.ray_cluster import RayLauncher  # imports ray: only now
+
+    return RayLauncher(config, envs, cluster)
+
+
+async def _serve(launcher: Launcher, endpoint: str, envs: list[str], started: float) -> int:
     from gym_core.launch.local import LaunchError
 
     stop = asyncio.Event()

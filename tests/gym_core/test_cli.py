@@ -107,6 +107,24 @@ def test_the_peer_math_rows_run_unchanged(engine: str, tmp_path: Path) -> None:
         (["rollout", "maht", "--out", "x.jsonl"], "Did you mean 'math'?"),
         (["serve", "maht", "--policy-url", "http://127.0.0.1:1"], "Did you mean 'math'?"),
         (["serve", "math", "--host", "0.0.0.0"], "set serve.token"),
+        (["serve", "math", "--replicas", "math=2"], "--replicas: replicas run on a cluster"),
+        (
+            ["serve", "math,code", "--cluster", "local", "--replicas", "mtah=2"],
+            "--replicas mtah=2: unknown service 'mtah'. Did you mean 'math'?",
+        ),
+        (
+            ["serve", "math", "--cluster", "local", "--replicas", "math=two"],
+            "--replicas math=two: N must be a whole number of at least 1",
+        ),
+        (["serve", "math", "--cluster", "local", "--replicas", "math"], "expected NAME=N"),
+        (
+            ["serve", "math", "--cluster", "local", "--replicas", "policy=2"],
+            "the policy server runs one replica",
+        ),
+        (
+            ["serve", "math", "--cluster", "local", "--host", "10.1.2.3", "--token", "t"],
+            "serve.host: '10.1.2.3' cannot be used with --cluster",
+        ),
         (["rollout", "math", "--out", "x.jsonl", "--samples", "0"], "--samples must be at least 1"),
         (["data", "generate", "calnedar", "--out", "x.jsonl"], "Did you mean 'calendar'?"),
         (["data", "generate", "math", "--out", "x.jsonl"], "'math' has no task generator"),

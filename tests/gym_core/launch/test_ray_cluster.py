@@ -1,0 +1,228 @@
+"""`gym serve --cluster`: the plan it deploys, then the real thing on a local Ray cluster that
+the tests start (two replicas of the echo environment, a batch spread over them, a replica
+killed mid-batch)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gym_core.catalog import default_catalog_path
+from gym_core.config import GymConfig, load_config
+from gym_core.errors import ConfigError
+from gym_core.launch.plan import AGENT, POLICY
+from gym_core.launch.ray_cluster import (
+    cluster_specs,
+    deployment_options,
+    replica_settings,
+    route_prefix,
+)
+from gym_core.protocol import RolloutResult
+from gym_core.rollout_client import RolloutClient
+from gym_core.settings import ReplicaSettings
+from tests.agent_server.test_episode import RULES as EPISODE_RULES
+from tests.conftest import ECHO_ENVS, make_config, scripted_engine
+
+ROOT = Path(__file__).resolve().parents[3]
+GYM = "from gym_core.cli import main; raise SystemExit(main())"
+
+
+def test_services_answer_under_their_prefixes() -> None:
+    assert route_prefix(AGENT) == "/"
+    assert route_prefix(POLICY) == "/policy"
+    assert route_prefix("env-math") == "/env/math"
+
+
+def test_replicas_are_fixed_or_autoscaled_within_bounds() -> None:
+    fixed = deployment_options("env-code", ReplicaSettings(replicas=8, num_cpus=2))
+    assert fixed["num_replicas"] == 8
+    assert fixed["ray_actor_options"] == {"num_cpus": 2}
+    assert "autoscaling_config" not in fixed
+    scaled = deployment_options(
+        "env-code", ReplicaSettings(replicas=2, min_replicas=1, max_replicas=6)
+    )
+    assert "num_replicas" not in scaled
+    assert scaled["autoscaling_config"]["min_replicas"] == 1
+    assert scaled["autoscaling_config"]["initial_replicas"] == 2
+    assert scaled["autoscaling_config"]["max_replicas"] == 6
+
+
+def test_autoscaling_bounds_are_checked() -> None:
+    with pytest.raises(ValueError, match="min_replicas <= replicas <= max_replicas"):
+        ReplicaSettings(replicas=5, max_replicas=4)
+    with pytest.raises(ValueError, match="min_replicas needs max_replicas"):
+        ReplicaSettings(min_replicas=1)
+    with pytest.raises(ValueError, match="cannot exceed max_ongoing_requests"):
+        ReplicaSettings(max_ongoing_requests=8)
+
+
+def cluster_config(**echo: Any) -> GymConfig:
+    return make_config(["http://127.0.0.1:1"], envs={"echo": {"cluster": echo}})
+
+
+def test_resources_replicas_share_sessions_and_get_a_cpu_worker_per_cpu() -> None:
+    config = cluster_config(replicas=3, num_cpus=2)
+    urls = {"policy": "http://p/policy", "env-echo": "http://p/env/echo", "agent": "http://p"}
+    specs = {
+        spec.name: spec
+        for spec in cluster_specs(config, ["echo"], urls, replica_settings(config, ["echo"]))
+    }
+    echo = specs["env-echo"].settings
+    assert echo["cpu_workers"] == 2
+    assert len(echo["session_shards"]["names"]) == 3
+    assert specs["agent"].settings["envs"]["echo"]["url"] == "http://p/env/echo"
+    assert specs["agent"].settings["policy_url"] == "http://p/policy"
+
+
+def test_the_policy_server_runs_one_replica() -> None:
+    config = cluster_config(replicas=4)
+    assert replica_settings(config, ["echo"])[POLICY].replicas == 1
+
+
+def test_serving_locally_never_imports_ray() -> None:
+    code = (
+        "import sys\n"
+        "from gym_core.cli import serve\n"
+        "import gym_core.launch.local, gym_core.launch.ray_cluster\n"
+        "import agent_server.app, resources_server.app, policy_clients.server\n"
+        "assert 'ray' not in sys.modules, 'ray was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_the_readmes_cluster_settings_are_valid(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Replicas, CPUs and autoscaling")[1]
+    settings = tmp_path / "cluster.yaml"
+    settings.write_text(section.split("```yaml\n")[1].split("```")[0])
+    config = load_config(default_catalog_path(), settings)
+    assert config.envs["math"].cluster.max_replicas == 16
+    assert config.cluster.agent.replicas == 4
+
+
+def test_a_wrong_cluster_setting_names_its_key(tmp_path: Path) -> None:
+    settings = tmp_path / "gym.yaml"
+    settings.write_text("envs:\n  math:\n    cluster: {replicas: 0}\n")
+    with pytest.raises(ConfigError, match=r"envs\.math\.cluster\.replicas"):
+        load_config(default_catalog_path(), settings)
+
+
+# On a local Ray cluster --------------------------------------------------------------------
+
+RULES: list[dict[str, Any]] = [
+    {
+        "role": "user",
+        "match": "^wait",
+        "tool_calls": [{"name": "wait", "arguments": {"seconds": 4}}],
+    },
+    {"role": "tool", "match": "^waited", "reply": "waited for 42"},
+    *EPISODE_RULES,  # `remember this`: a tool call that stores a note, one that reads it
+]
+CONFIG = {
+    "envs": {
+        "echo": {
+            **ECHO_ENVS["echo"],
+            "server": "tests.fixtures.echo_env:ReplicaEchoServer",
+            "cluster": {"num_cpus": 0.5},
+        }
+    },
+    "cluster": {"agent": {"num_cpus": 0.25}, "policy_num_cpus": 0.25},
+    "resources": {"cpu_workers": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def endpoint(ray_cluster: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`gym serve echo --cluster ADDRESS --replicas echo=2`, as a user runs it."""
+    config = tmp_path_factory.mktemp("cluster") / "gym.yaml"
+    config.write_text(yaml.safe_dump(CONFIG))
+    with scripted_engine(RULES) as engine:
+        argv = ["serve", "echo", "--cluster", ray_cluster, "--replicas", "echo=2"]
+        argv += ["--config", str(config), "--policy-url", engine, "--port", "0"]
+        process = subprocess.Popen(
+            [sys.executable, "-c", GYM, *argv],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert process.stdout is not None
+        try:
+            banner = process.stdout.readline() + process.stdout.readline()
+            found = re.search(r"rollout endpoint: (http://\S+)/v1/rollouts", banner)
+            assert found, f"gym serve --cluster did not start: {banner!r}"
+            yield found.group(1)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=60)
+            process.stdout.close()
+        assert code == 0
+
+
+def echo_replicas() -> list[str]:
+    import ray
+
+    names = ray.util.list_named_actors(all_namespaces=True)
+    return sorted(n["name"] for n in names if n["name"].startswith("SERVE_REPLICA::gym-env-echo"))
+
+
+def rows(prompt: str, count: int, expected: str) -> list[dict[str, Any]]:
+    return [
+        {"id": f"{prompt}-{i}", "env": "echo", "prompt": prompt, "expected": expected}
+        for i in range(count)
+    ]
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_a_batch_spreads_over_two_replicas_that_share_sessions(endpoint: str) -> None:
+    assert len(echo_replicas()) == 2
+    with RolloutClient(endpoint) as client:
+        results = client.rollouts(rows("remember this", 12, "recalled v"))
+    assert [r.status for r in results] == ["completed"] * 12
+    assert all(r.reward == 1.0 for r in results)
+    assert all(r.metrics["notes"] == 1 for r in results)  # what one call stored, the next read
+    assert len({r.metrics["replica_pid"] for r in results}) == 2
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_a_replica_killed_mid_batch_loses_only_its_calls_and_is_replaced(endpoint: str) -> None:
+    import ray
+
+    before = echo_replicas()
+    results: list[RolloutResult] = []
+    with RolloutClient(endpoint) as client:
+        batch = threading.Thread(
+            target=lambda: results.extend(client.rollouts(rows("wait", 6, "42")))
+        )
+        batch.start()
+        time.sleep(2)  # every rollout is in its 4 s tool call by now
+        ray.kill(ray.get_actor(before[0], namespace="serve"))
+        batch.join(timeout=60)
+        assert len(results) == 6  # none lost
+        failed = [r for r in results if r.status == "failed"]
+        assert {r.failure.kind for r in failed if r.failure} == {"replica_lost"}
+        assert 0 < len(failed) < 6
+        assert all(r.reward == 1.0 for r in results if r.status == "completed")
+
+        deadline = time.monotonic() + 90
+        while (len(echo_replicas()) != 2 or before[0] in echo_replicas()) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.5)
+        assert len(echo_replicas()) == 2
+        assert before[0] not in echo_replicas()
+        again = client.rollouts(rows("remember this", 4, "recalled v"))
+    assert [r.status for r in again] == ["completed"] * 4
