@@ -174,7 +174,7 @@ class RayLauncher:
         import ray
         from ray import serve
 
-        host, port = self._proxy_address()
+        host = self._proxy_host()
         if not ray.is_initialized():
             ray.init(
                 address=self.address,
@@ -189,7 +189,9 @@ class RayLauncher:
                 f"this Ray cluster already serves RL Gym ({', '.join(sorted(taken))}); stop "
                 "that `gym serve` first (or `serve shutdown` if it was killed)"
             )
-        host, port = _start_serve(host, port)
+        # A free port is picked only now: Ray's own processes, started just above, take ports
+        # of their own, and one of them may be the port picked before.
+        host, port = _start_serve(host, self.config.serve.port or _free_port())
         self._proxy = f"http://{_connect_host(host)}:{port}"
         urls = {
             name: self._proxy + route_prefix(name).rstrip("/")
@@ -287,15 +289,15 @@ class RayLauncher:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _proxy_address(self) -> tuple[str, int]:
-        host, port = self.config.serve.host, self.config.serve.port
+    def _proxy_host(self) -> str:
+        host = self.config.serve.host
         if host not in WILDCARD_HOSTS | LOOPBACK_HOSTS:
             raise ConfigError(
                 f"serve.host: {host!r} cannot be used with --cluster: Ray Serve's proxy "
                 "listens on every node with a replica, so use 0.0.0.0 (with a token) to reach "
                 "it from other machines, or 127.0.0.1"
             )
-        return host, port or _free_port()
+        return host
 
     def _local_cpus(self) -> int | None:
         """For a new one-node cluster (`local`): enough logical CPUs for every replica at
