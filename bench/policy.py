@@ -5,7 +5,9 @@ own overhead per request against an instant engine.
 
 1. Tokens per second of the embedded SmolLM2 model driven in this process (the engine the policy
    server uses, called directly) and through the policy server over HTTP, on the same requests
-   with the same seeds, so both sample exactly the same tokens.
+   with the same seeds, so both sample exactly the same tokens. The two alternate for a few
+   rounds and the best round of each counts: a shared machine's speed drifts by more than the
+   gateway costs.
 2. The gateway's overhead per request: the latency of a chat request sent straight to an
    instant scripted engine, and through the policy server in front of it (one request at a
    time, so the difference is the gateway's work and its extra HTTP hop).
@@ -17,6 +19,8 @@ import argparse
 import asyncio
 import statistics
 import time
+
+import uvloop
 
 from gym_core.http_client import HttpClient
 from gym_core.launch.local import start_service, stop_processes
@@ -34,29 +38,32 @@ def requests(count: int, max_tokens: int) -> list[dict]:
     ]
 
 
-async def embedded_direct(bodies: list[dict]) -> tuple[int, float]:
+async def best_rates(url: str, bodies: list[dict], rounds: int) -> tuple[float, float, int]:
+    """The best tokens per second of `rounds` alternating rounds, direct and through the
+    server at `url`, and the tokens of one round."""
     settings = PolicyServerSettings()
     engine = EmbeddedEngine(None, n_ctx=settings.embedded_context)
     await engine.start()
-    await engine.chat(bodies[0])  # warm up
-    tokens = 0
-    started = time.perf_counter()
-    for body in bodies:
-        tokens += len((await engine.chat(body))["choices"][0]["token_ids"])
-    elapsed = time.perf_counter() - started
-    await engine.close()
-    return tokens, elapsed
+    direct: list[float] = []
+    served: list[float] = []
+    try:
+        async with HttpClient(timeout_s=600) as http:
 
+            async def via_server(body: dict) -> dict:
+                return await http.post(f"{url}/v1/chat/completions", body)
 
-async def through_server(url: str, bodies: list[dict]) -> tuple[int, float]:
-    async with HttpClient(timeout_s=600) as http:
-        await http.post(f"{url}/v1/chat/completions", bodies[0])
-        tokens = 0
-        started = time.perf_counter()
-        for body in bodies:
-            answer = await http.post(f"{url}/v1/chat/completions", body)
-            tokens += len(answer["choices"][0]["token_ids"])
-        return tokens, time.perf_counter() - started
+            for generate in (engine.chat, via_server):
+                await generate(bodies[0])  # warm up
+            for _ in range(rounds):
+                for generate, rates in ((engine.chat, direct), (via_server, served)):
+                    tokens = 0
+                    started = time.perf_counter()
+                    for body in bodies:
+                        tokens += len((await generate(body))["choices"][0]["token_ids"])
+                    rates.append(tokens / (time.perf_counter() - started))
+    finally:
+        await engine.close()
+    return max(direct), max(served), tokens
 
 
 async def latencies(url: str, count: int) -> list[float]:
@@ -76,30 +83,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--gateway-requests", type=int, default=500)
     args = parser.parse_args()
     print(
         f"command: python -m bench.policy --requests {args.requests} "
-        f"--max-tokens {args.max_tokens} --gateway-requests {args.gateway_requests}"
+        f"--max-tokens {args.max_tokens} --rounds {args.rounds} "
+        f"--gateway-requests {args.gateway_requests}"
     )
 
     bodies = requests(args.requests, args.max_tokens)
-    direct_tokens, direct_s = asyncio.run(embedded_direct(bodies))
     server = start_service(
         "policy_clients.server:create_app", PolicyServerSettings().model_dump(), name="policy"
     )
     try:
         wait_healthy(server)
-        served_tokens, served_s = asyncio.run(through_server(server.url, bodies))
+        # uvloop, as the policy server runs under uvicorn: with asyncio's own loop, llama.cpp
+        # decoding in a worker thread ran at half the speed on this machine.
+        direct_rate, served_rate, tokens = uvloop.run(best_rates(server.url, bodies, args.rounds))
     finally:
         stop_processes([server])
-    direct_rate, served_rate = direct_tokens / direct_s, served_tokens / served_s
-    print(
-        f"embedded model, direct:            {direct_rate:6.1f} tokens/s ({direct_tokens} tokens)"
-    )
-    print(
-        f"embedded model, via policy server: {served_rate:6.1f} tokens/s ({served_tokens} tokens)"
-    )
+    print(f"embedded model, direct:            {direct_rate:6.1f} tokens/s (best of {args.rounds})")
+    print(f"embedded model, via policy server: {served_rate:6.1f} tokens/s ({tokens} per round)")
     print(f"  the gateway costs {100 * (1 - served_rate / direct_rate):.1f}% of the throughput")
 
     engine = start_service(
