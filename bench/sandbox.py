@@ -117,7 +117,7 @@ async def main() -> None:
         grade_rate = await per_second(graded, args.seconds, 2 * slots)
     await sandbox.close()
 
-    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    print(f"command: {shlex.join(['python', '-m', 'bench.sandbox', *sys.argv[1:]])}")
     print(
         f"machine: {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
         f"load average {os.getloadavg()[0]:.2f}; backend {sandbox.name} with {slots} slots; "
