@@ -8,6 +8,7 @@ already bound.
 
 from __future__ import annotations
 
+import gc
 import hmac
 import logging
 import socket
@@ -17,6 +18,14 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
+
+# What uvicorn would import as each server starts, imported with this module instead: the
+# launcher imports it once, and the services it forks start without importing it again.
+import uvicorn
+import uvicorn.lifespan.on
+import uvicorn.loops.auto
+import uvicorn.loops.uvloop
+import uvicorn.protocols.http.auto
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -163,10 +172,6 @@ class _TokenMiddleware:
 
 def serve(app: ASGIApp, sockets: list[socket.socket], *, log_level: str = "warning") -> None:
     """Run `app` on already-bound sockets until SIGINT or SIGTERM."""
-    import gc
-
-    import uvicorn
-
     # Everything built so far (modules, the app) lives as long as the process: keep it out of
     # the garbage collector's way, so collections only walk what requests allocate.
     gc.freeze()
@@ -174,6 +179,7 @@ def serve(app: ASGIApp, sockets: list[socket.socket], *, log_level: str = "warni
         app,
         log_level=log_level,
         access_log=False,
+        ws="none",  # no service speaks WebSocket; "auto" would import a WebSocket library
         timeout_keep_alive=SERVER_KEEPALIVE_S,
         timeout_graceful_shutdown=5,
     )
