@@ -35,11 +35,11 @@ from gym_core.resources_api import (
     VerifyResponse,
 )
 from gym_core.service import create_service_app
-from gym_core.settings import ResourcesServerSettings, parse_settings
+from gym_core.settings import ResourcesServerSettings, SessionShards, parse_settings
 from resources_server.base import ResourcesServer, ToolError, Trajectory, Verdict
 from resources_server.cpu_pool import CallFailed, CpuPool, CpuTimeExceeded, WorkerLost
 from resources_server.sandbox import SandboxError
-from resources_server.sessions import Session, UnknownSession, session_store
+from resources_server.sessions import LocalSessions, Session, SessionStore, UnknownSession
 
 __all__ = ["create_app"]
 
@@ -68,7 +68,7 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
 def build_app(
     server: ResourcesServer[Any, Any], pool: CpuPool, settings: ResourcesServerSettings
 ) -> FastAPI:
-    sessions = session_store(settings.session_ttl_s, settings.session_shards)
+    sessions = _session_store(settings.session_ttl_s, settings.session_shards)
     specs = server.tool_specs()
     interactive = server.interactive()
 
@@ -195,6 +195,15 @@ def build_app(
         return {"closed": closed}
 
     return app
+
+
+def _session_store(ttl_s: float, shards: SessionShards | None) -> SessionStore:
+    """The local store, or the shared one when the launcher named the shards to use."""
+    if shards is None:
+        return LocalSessions(ttl_s)
+    from resources_server.shared_sessions import SharedSessions  # imports ray
+
+    return SharedSessions(ttl_s, shards)
 
 
 def _located(error: ValidationError, prefix: str) -> list[dict[str, Any]]:

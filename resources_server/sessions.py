@@ -20,15 +20,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from gym_core.settings import SessionShards
-
 __all__ = [
     "LocalSessions",
     "Session",
     "SessionStore",
     "UnknownSession",
     "new_session_id",
-    "session_store",
 ]
 
 SWEEP_INTERVAL_MAX_S = 30.0
@@ -132,12 +129,3 @@ class LocalSessions(SessionStore):
         while True:
             await asyncio.sleep(sweep_interval(self.ttl_s))
             self.expire()
-
-
-def session_store(ttl_s: float, shards: SessionShards | None) -> SessionStore:
-    """The local store, or the shared one when the launcher named the shards to use."""
-    if shards is None:
-        return LocalSessions(ttl_s)
-    from resources_server.shared_sessions import SharedSessions  # imports ray
-
-    return SharedSessions(ttl_s, shards)
