@@ -26,13 +26,12 @@ from gym_core.protocol import (
     RolloutsResponse,
     Task,
 )
-from gym_core.service import create_service_app
+from gym_core.service import create_service_app, json_response
 from gym_core.settings import AgentServerSettings, parse_settings
 
 __all__ = ["create_app"]
 
 NDJSON = "application/x-ndjson"
-JSON = "application/json"
 
 
 def create_app(raw_settings: dict[str, Any]) -> FastAPI:
@@ -63,8 +62,6 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
         if problems:
             raise RequestValidationError(problems)
 
-    # Results are serialized by pydantic straight to JSON: FastAPI's generic encoder walks
-    # every token id in Python and was most of the agent's CPU time on long episodes.
     @app.post("/v1/rollouts", response_model=RolloutsResponse)
     async def rollouts(request: RolloutsRequest) -> Response:
         check_envs([(["tasks", index], task) for index, task in enumerate(request.tasks)])
@@ -74,7 +71,7 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
         results_list = await runner.rollouts(
             request.tasks, request.samples_per_task, request.sampling
         )
-        return Response(RolloutsResponse(results=results_list).model_dump_json(), media_type=JSON)
+        return json_response(RolloutsResponse(results=results_list))
 
     @app.post("/v1/rollout", response_model=RolloutResult)
     async def rollout(request: RolloutRequest) -> Response:
@@ -85,7 +82,7 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
             group_id=request.group_id,
             sampling=request.sampling,
         )
-        return Response(result.model_dump_json(), media_type=JSON)
+        return json_response(result)
 
     @app.get("/v1/envs")
     async def envs() -> list[EnvInfo]:

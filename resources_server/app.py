@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
@@ -34,7 +34,7 @@ from gym_core.resources_api import (
     VerifyRequest,
     VerifyResponse,
 )
-from gym_core.service import create_service_app
+from gym_core.service import create_service_app, json_response
 from gym_core.settings import ResourcesServerSettings, SessionShards, parse_settings
 from resources_server.base import ResourcesServer, ToolError, Trajectory, Verdict
 from resources_server.cpu_pool import CallFailed, CpuPool, CpuTimeExceeded, WorkerLost
@@ -107,8 +107,8 @@ def build_app(
     async def list_tools() -> ToolsResponse:
         return ToolsResponse(tools=server.tool_schemas())
 
-    @app.post("/sessions")
-    async def open_session(request: SeedRequest) -> SeedResponse:
+    @app.post("/sessions", response_model=SeedResponse)
+    async def open_session(request: SeedRequest) -> Response:
         try:
             task = server.task_model.model_validate(request.task.model_dump())
         except ValidationError as error:
@@ -119,7 +119,7 @@ def build_app(
             raise HTTPException(422, f"task {task.id!r} cannot be seeded: {error}") from None
         session = await sessions.open(task, state)
         count_sessions()
-        return SeedResponse(session_id=session.id, interactive=interactive)
+        return json_response(SeedResponse(session_id=session.id, interactive=interactive))
 
     @app.post("/sessions/{session_id}/tools/{tool_name}")
     async def call_tool(session_id: str, tool_name: str, request: Request) -> ToolOutput:
@@ -165,13 +165,9 @@ def build_app(
             reply = [Message(role="user", content=reply)]
         return RespondResponse(messages=reply or [])
 
-    @app.post("/sessions/{session_id}/verify")
-    async def verify(session_id: str, request: VerifyRequest) -> VerifyResponse:
-        session = await session_or_404(session_id)
-        trajectory = Trajectory(messages=request.messages, turns=request.turns)
+    async def judged(session: Session, trajectory: Trajectory) -> VerifyResponse:
         try:
-            verdict = await server.verify(session.task, trajectory, session.state)
-            return _verified(verdict)
+            return _verified(await server.verify(session.task, trajectory, session.state))
         except CpuTimeExceeded as error:
             return _failed(metrics, "verify_timeout", f"verification {error}")
         except SandboxError as error:
@@ -183,6 +179,13 @@ def build_app(
             return _failed(
                 metrics, "verify_error", f"verify raised {type(error).__name__}: {error}"
             )
+
+    @app.post("/sessions/{session_id}/verify", response_model=VerifyResponse)
+    async def verify(session_id: str, request: VerifyRequest) -> Response:
+        session = await session_or_404(session_id)
+        trajectory = Trajectory(messages=request.messages, turns=request.turns)
+        try:
+            return json_response(await judged(session, trajectory))
         finally:
             if request.close:
                 await sessions.close(session_id)
