@@ -265,17 +265,6 @@ class EmbeddedEngine:
         Sets `generation.finish_reason`; the end-of-generation token itself is yielded (the
         next turn's prompt contains it), stop strings are not cut from the ids.
         """
-        with self._decoding:
-            yield from self._sample_locked(prompt_ids, request, grammar, generation, stop)
-
-    def _sample_locked(
-        self,
-        prompt_ids: list[int],
-        request: dict[str, Any],
-        grammar: Any,
-        generation: Generation,
-        stop: threading.Event | None,
-    ) -> Iterator[tuple[int, float]]:
         import llama_cpp
         import numpy as np
 
@@ -289,37 +278,41 @@ class EmbeddedEngine:
             int(request.get("max_tokens") or request.get("max_completion_tokens") or room), room
         )
         stops = _stop_strings(request.get("stop"))
-        if request.get("seed") is not None:
-            llama.set_seed(int(request["seed"]))
-        vocab = llama_cpp.llama_model_get_vocab(llama.model)
-        temperature = float(request.get("temperature", 1.0))
-        tokens = llama.generate(
-            prompt_ids,
-            temp=temperature,
-            top_p=float(request.get("top_p", 1.0)),
-            top_k=int(request.get("top_k", 0)),
-            min_p=float(request.get("min_p", 0.0)),
-            repeat_penalty=float(request.get("repetition_penalty", 1.0)),
-            grammar=grammar,
-        )
-        text = ""
-        for produced, token in enumerate(tokens, start=1):
-            logits = np.ctypeslib.as_array(
-                llama_cpp.llama_get_logits_ith(llama.ctx, -1), shape=(llama.n_vocab(),)
+        with self._decoding:
+            vocab = llama_cpp.llama_model_get_vocab(llama.model)
+            if request.get("seed") is not None:
+                llama.set_seed(int(request["seed"]))
+            tokens = llama.generate(
+                prompt_ids,
+                temp=float(request.get("temperature", 1.0)),
+                top_p=float(request.get("top_p", 1.0)),
+                top_k=int(request.get("top_k", 0)),
+                min_p=float(request.get("min_p", 0.0)),
+                repeat_penalty=float(request.get("repetition_penalty", 1.0)),
+                grammar=grammar,
             )
-            peak = float(logits.max())
-            logprob = float(logits[token]) - peak - math.log(float(np.exp(logits - peak).sum()))
-            yield token, logprob
-            if llama_cpp.llama_vocab_is_eog(vocab, token):
-                generation.finish_reason = "stop"
-                return
-            text += self._text([token])
-            if any(stop_string in text for stop_string in stops):
-                generation.finish_reason = "stop"
-                return
-            if produced >= limit or self._closing.is_set() or (stop is not None and stop.is_set()):
-                generation.finish_reason = "length"
-                return
+            text = ""
+            for produced, token in enumerate(tokens, start=1):
+                logits = np.ctypeslib.as_array(
+                    llama_cpp.llama_get_logits_ith(llama.ctx, -1), shape=(llama.n_vocab(),)
+                )
+                peak = float(logits.max())
+                logprob = float(logits[token]) - peak - math.log(float(np.exp(logits - peak).sum()))
+                yield token, logprob
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
+                    generation.finish_reason = "stop"
+                    return
+                text += self._text([token])
+                if any(stop_string in text for stop_string in stops):
+                    generation.finish_reason = "stop"
+                    return
+                if (
+                    produced >= limit
+                    or self._closing.is_set()
+                    or (stop is not None and stop.is_set())
+                ):
+                    generation.finish_reason = "length"
+                    return
 
     def _prompt_ids(self, prompt: str) -> list[int]:
         """The prompt's ids, with every assistant turn this engine generated spliced in as the
