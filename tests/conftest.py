@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from gym_core.catalog import default_catalog_path
@@ -78,6 +79,18 @@ def scripted_engine(rules: list[dict[str, Any]], **settings: Any) -> Iterator[st
     """A scripted OpenAI-compatible engine on a loopback port; yields its URL."""
     with scripted_replicas(1, rules, **settings) as [process]:
         yield process.url
+
+
+async def streamed_chunks(url: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The chunks of `body` streamed through `url`'s chat completions, without `[DONE]`."""
+    async with HttpClient(timeout_s=300) as http:
+        lines = [
+            line
+            async for line in http.stream_lines(
+                f"{url}/v1/chat/completions", {**body, "stream": True}
+            )
+        ]
+    return [orjson.loads(line[5:]) for line in lines if line.strip() != b"data: [DONE]"]
 
 
 @contextlib.contextmanager

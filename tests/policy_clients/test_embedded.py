@@ -14,7 +14,7 @@ import pytest
 from gym_core.http_client import HttpClient
 from gym_core.rollout_client import AsyncRolloutClient
 from policy_clients.engines.embedded import default_gguf
-from tests.conftest import gym_stack
+from tests.conftest import gym_stack, streamed_chunks
 from tests.policy_clients.test_gateway import policy_server
 
 pytestmark = pytest.mark.slow
@@ -67,15 +67,7 @@ async def test_sampling_is_reproducible_with_a_seed(url: str) -> None:
 
 async def test_streaming_gives_the_same_answer(url: str) -> None:
     whole = await chat(url, messages=QUESTION, temperature=0, max_tokens=24)
-    async with HttpClient(timeout_s=300) as http:
-        lines = [
-            line
-            async for line in http.stream_lines(
-                f"{url}/v1/chat/completions",
-                {"messages": QUESTION, "temperature": 0, "max_tokens": 24, "stream": True},
-            )
-        ]
-    chunks = [orjson.loads(line[5:]) for line in lines if line.strip() != b"data: [DONE]"]
+    chunks = await streamed_chunks(url, {"messages": QUESTION, "temperature": 0, "max_tokens": 24})
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
     ids = [i for c in chunks for i in c["choices"][0].get("token_ids") or []]
     assert text == whole["choices"][0]["message"]["content"]

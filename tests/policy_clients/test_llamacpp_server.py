@@ -6,13 +6,12 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import pytest
 
 from gym_core.http_client import HttpClient
 from gym_core.rollout_client import AsyncRolloutClient
 from policy_clients.engines.embedded import default_gguf
-from tests.conftest import gym_stack, llama_server
+from tests.conftest import gym_stack, llama_server, streamed_chunks
 from tests.policy_clients.test_gateway import policy_server
 
 pytestmark = pytest.mark.slow
@@ -53,15 +52,7 @@ async def test_streaming_passes_through(url: str) -> None:
     whole = await post(
         url, "/v1/chat/completions", {"messages": QUESTION, "temperature": 0, "max_tokens": 24}
     )
-    async with HttpClient(timeout_s=300) as http:
-        lines = [
-            line
-            async for line in http.stream_lines(
-                f"{url}/v1/chat/completions",
-                {"messages": QUESTION, "temperature": 0, "max_tokens": 24, "stream": True},
-            )
-        ]
-    chunks = [orjson.loads(line[5:]) for line in lines if line.strip() != b"data: [DONE]"]
+    chunks = await streamed_chunks(url, {"messages": QUESTION, "temperature": 0, "max_tokens": 24})
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert text == whole["choices"][0]["message"]["content"]
     assert all(chunk["policy_version"] == 0 for chunk in chunks)
