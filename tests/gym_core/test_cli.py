@@ -18,7 +18,7 @@ import pytest
 from gym_core.cli import main
 from gym_core.collect import read_results
 from gym_core.tasks_file import load_tasks
-from tests.conftest import scripted_engine
+from tests.conftest import gym_stack, scripted_engine
 from tests.gym_core.test_protocol import PEER_DATA
 
 RULES = [
@@ -99,6 +99,17 @@ def test_the_peer_math_rows_run_unchanged(engine: str, tmp_path: Path) -> None:
     assert len(results) == 5
     assert all(r.status == "completed" for r in results)
     assert sum(r.reward for r in results) == 1.0  # the scripted policy knows one answer
+
+
+def test_rollout_uses_servers_already_running(engine: str, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    with gym_stack(["math"], [engine]) as running:
+        argv = ["rollout", "math", "--endpoint", running.endpoint, "--limit", "3"]
+        assert main([*argv, "--samples", "2", "--out", str(out)]) == 0
+    results = read_results(out)
+    assert len(results) == 6
+    assert all(r.status == "completed" for r in results)
+    assert len({r.group_id for r in results}) == 3
 
 
 @pytest.mark.parametrize(

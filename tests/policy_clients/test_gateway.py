@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from gym_core.errors import ServiceRejected
+from gym_core.errors import ServiceRejected, ServiceUnavailable
 from gym_core.http_client import HttpClient
 from gym_core.launch.local import start_service, stop_processes
 from gym_core.settings import PolicyServerSettings
@@ -29,6 +29,7 @@ RULES = [
     {"match": "^slow", "reply": "done", "delay_s": 1.0},
     {"reply": "Hello there."},
 ]
+SLOW = {"role": "user", "content": "slow please"}
 TOOLS = [{"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}]
 
 
@@ -160,6 +161,36 @@ async def test_pause_holds_new_generations_until_resume_with_a_new_version(vllm:
         assert (await held)["policy_version"] == 7
         await http.post(f"{vllm}/admin/policy_version", {"version": 8})
         assert (await chat(vllm, [{"role": "user", "content": "hi"}]))["policy_version"] == 8
+
+
+def test_each_request_to_an_engine_has_a_timeout() -> None:
+    async def ask_slowly(url: str) -> None:
+        async with HttpClient(max_retries=0) as http:
+            await http.post(f"{url}/v1/chat/completions", {"messages": [SLOW]})
+
+    with gateway("vllm", request_timeout_s=0.3) as url:
+        with pytest.raises(ServiceUnavailable, match="HTTP 504: the engine did not answer"):
+            asyncio.run(ask_slowly(url))
+        assert asyncio.run(chat(url, [{"role": "user", "content": "hi"}]))["choices"]
+
+
+def test_a_replica_runs_at_most_its_concurrency_limit() -> None:
+    async def finishing_order(url: str) -> list[str]:
+        finished: list[str] = []
+
+        async def ask(name: str, message: dict[str, str]) -> None:
+            await chat(url, [message])
+            finished.append(name)
+
+        slow = asyncio.ensure_future(ask("slow", SLOW))
+        await asyncio.sleep(0.3)  # the slow request holds the replica's one slot
+        await asyncio.gather(slow, ask("quick", {"role": "user", "content": "hi"}))
+        return finished
+
+    with gateway("vllm", max_concurrency_per_replica=1) as url:
+        assert asyncio.run(finishing_order(url)) == ["slow", "quick"]
+    with gateway("vllm", max_concurrency_per_replica=2) as url:
+        assert asyncio.run(finishing_order(url)) == ["quick", "slow"]
 
 
 @pytest.mark.parametrize(
