@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from gym_core.errors import ConfigError
@@ -22,6 +23,11 @@ def make_engines(settings: PolicyServerSettings, http: HttpClient) -> list[Engin
     if not settings.engine_urls or settings.engine == "embedded":
         if settings.engine_urls:
             raise ConfigError("policy.engine: `embedded` takes no engine URLs (--policy-url)")
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise ConfigError(
+                "the embedded CPU policy needs llama.cpp: `pip install 'rl-gym[embedded]'` (or "
+                "pass --policy-url to use an inference server)"
+            )
         from policy_clients.engines.embedded import EmbeddedEngine
 
         path = Path(settings.model) if settings.model else None
