@@ -1,0 +1,153 @@
+"""The TRL adapter: its rollout function on real results from a real stack (a scripted engine
+behind the echo environments), and the real GRPOTrainer training through it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from tests.conftest import gym_stack, scripted_engine
+from trainers.trl import TrlRollouts, env_reward, trl_batch, trl_rollouts
+
+FILLER = 2
+RULES: list[dict[str, Any]] = [
+    {
+        "role": "user",
+        "match": "^echo",
+        "tool_calls": [{"name": "echo", "arguments": {"text": "hi"}}],
+    },
+    {"role": "tool", "match": "^hi$", "reply": "done: hi"},
+    {"match": "^policy crash", "status": 500},
+    {"match": "^verify crash", "reply": "VERIFY_CRASH"},
+    {"reply": "the answer is 42"},
+]
+
+
+def task(prompt: str, **fields: Any) -> dict[str, Any]:
+    return {"id": prompt.replace(" ", "-"), "env": "echo", "prompt": prompt, **fields}
+
+
+TASKS = [
+    task("echo please", expected="done: hi"),
+    task("what is six times seven", expected="42"),
+    task("say nothing", expected="nothing"),
+    task("policy crash"),
+    task("verify crash"),
+]
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with scripted_engine(RULES) as engine_url, gym_stack(["echo"], [engine_url]) as running:
+        yield running.endpoint
+
+
+@pytest.fixture
+def gym(endpoint: str) -> Iterator[TrlRollouts]:
+    with trl_rollouts(endpoint, TASKS, max_retries=2) as gym:
+        yield gym
+
+
+def trainer(num_generations: int = 2, *, training: bool = True) -> Any:
+    """What `rollout_func` reads of a GRPOTrainer."""
+    return SimpleNamespace(
+        num_generations=num_generations,
+        num_generations_eval=1,
+        model=SimpleNamespace(training=training),
+        temperature=1.0,
+        top_p=1.0,
+        max_completion_length=512,
+        eos_token_ids=[FILLER],
+    )
+
+
+def prompts_of(gym: TrlRollouts, task_ids: list[str], repeat: int) -> list[Any]:
+    """The prompts TRL would pass: each dataset row's prompt, `repeat` times in a row."""
+    rows = {row["task_id"]: row["prompt"] for row in gym.dataset}
+    return [rows[task_id] for task_id in task_ids for _ in range(repeat)]
+
+
+def test_repeated_prompts_become_groups_of_their_tasks(gym: TrlRollouts) -> None:
+    ids = ["echo-please", "what-is-six-times-seven", "say-nothing"]
+    batch = gym.rollout_func(prompts_of(gym, ids, 2), trainer(2))
+    assert [r.task_id for r in gym.last_results] == [i for i in ids for _ in range(2)]
+    assert batch["gym_reward"] == [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+    assert batch["gym_status"] == ["completed"] * 6
+    assert env_reward(completions=[], gym_reward=batch["gym_reward"]) == batch["gym_reward"]
+    for key in ("prompt_ids", "completion_ids", "logprobs", "env_mask"):
+        assert len(batch[key]) == 6
+    for completion, mask, logprobs in zip(
+        batch["completion_ids"], batch["env_mask"], batch["logprobs"], strict=True
+    ):
+        assert len(completion) == len(mask) == len(logprobs)
+    # the tool call's episode: a tool output inside the completion, masked
+    first = gym.last_results[0]
+    assert len(first.turns) == 2
+    assert batch["prompt_ids"][0] == first.turns[0].prompt_token_ids
+    assert 0 in batch["env_mask"][0]
+    assert sum(batch["env_mask"][0]) == sum(len(t.completion_token_ids) for t in first.turns)
+    # a single turn: all of the completion is the policy's
+    assert batch["env_mask"][2] == [1] * len(batch["completion_ids"][2])
+
+
+def test_evaluation_uses_num_generations_eval(gym: TrlRollouts) -> None:
+    batch = gym.rollout_func(prompts_of(gym, ["say-nothing"], 1), trainer(4, training=False))
+    assert len(batch["prompt_ids"]) == 1
+
+
+def test_failures_are_retried_then_masked_with_no_reward(gym: TrlRollouts) -> None:
+    batch = gym.rollout_func(prompts_of(gym, ["policy-crash", "verify-crash"], 2), trainer(2))
+    kinds = batch["gym_failure"]
+    assert kinds == ["policy_error", "policy_error", "verify_error", "verify_error"]
+    # policy_error is the machinery's: 2 samples x 2 retries; verify_error depends on the sample
+    assert gym.retried == 4
+    assert batch["gym_reward"] == [None] * 4
+    assert batch["gym_status"] == ["failed"] * 4
+    assert batch["prompt_ids"] == batch["completion_ids"] == [[FILLER]] * 4
+    assert batch["env_mask"] == [[0]] * 4
+
+
+def test_a_result_without_exact_tokens_keeps_its_reward_but_carries_no_loss(
+    gym: TrlRollouts,
+) -> None:
+    gym.rollout_func(prompts_of(gym, ["echo-please"], 1), trainer(1))
+    [result] = gym.last_results
+    broken = result.model_copy(update={"token_view": None, "prefix_consistent": False})
+    batch = trl_batch([broken], filler_id=FILLER)
+    assert batch["gym_reward"] == [1.0]
+    assert batch["env_mask"] == [[0]]
+
+
+@pytest.mark.parametrize(
+    ("prompts", "group", "message"),
+    [
+        (["say nothing"] * 3, 2, "not a whole number of groups of 2"),
+        (["say nothing", "echo please"], 2, "prompts 0..1 differ"),
+        (["not a task"] * 2, 2, "is not one of the tasks given to trl_rollouts"),
+    ],
+)
+def test_prompts_that_are_not_groups_of_known_tasks_are_refused(
+    gym: TrlRollouts, prompts: list[str], group: int, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        gym.rollout_func(prompts, trainer(group))
+
+
+def test_two_tasks_with_one_prompt_and_different_fields_are_refused(endpoint: str) -> None:
+    with pytest.raises(ValueError, match="'a' and 'b' have the same prompt but different fields"):
+        trl_rollouts(
+            endpoint, [task("same", id="a", expected="x"), task("same", id="b", expected="y")]
+        )
+
+
+def test_the_same_task_twice_is_fine(endpoint: str) -> None:
+    with trl_rollouts(endpoint, [task("same", id="a"), task("same", id="b")]) as gym:
+        assert len(gym.dataset) == 1
+
+
+def test_a_negative_retry_count_is_refused(endpoint: str) -> None:
+    with pytest.raises(ValueError, match="max_retries: expected 0 or more, got -1"):
+        trl_rollouts(endpoint, TASKS, max_retries=-1)
