@@ -30,9 +30,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from gym_core.protocol import FailureKind, Message, RolloutResult, SamplingParams, Task
+from gym_core.protocol import Message, RolloutResult, SamplingParams, Task
 from gym_core.rollout_client import RolloutClient, TaskLike
-from trainers.tokens import is_trainable, training_tokens
+from trainers.samples import (
+    DEFAULT_MAX_RETRIES,
+    is_retriable,
+    is_trainable,
+    training_tokens,
+)
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -40,26 +45,7 @@ if TYPE_CHECKING:
 
     from trainers.live_policy import LivePolicy
 
-__all__ = ["RETRIED_FAILURES", "PolicySync", "TrlRollouts", "env_reward", "trl_rollouts"]
-
-DEFAULT_MAX_RETRIES = 2
-RETRIED_FAILURES: frozenset[FailureKind] = frozenset(
-    {
-        "policy_error",
-        "policy_timeout",
-        "tool_error",
-        "env_error",
-        "sandbox_error",
-        "replica_lost",
-        "internal_error",
-        "stale",
-    }
-)
-"""Failures of the machinery, not of the sample: running the sample again is a fair draw from
-the same policy. Not retried: `bad_task` (the task itself is broken, so every try fails the
-same way), `verify_error` and `verify_timeout` (they depend on what the model wrote; retrying
-them until they pass would favour answers that are easy to verify), and `cancelled` (someone
-chose to end the batch)."""
+__all__ = ["PolicySync", "TrlRollouts", "env_reward", "trl_rollouts"]
 
 
 def env_reward(
@@ -87,7 +73,8 @@ def trl_rollouts(
             then steps the optimizer under its weights lock.
         sampling: overrides the sampling settings taken from the trainer's config
             (`temperature`, `top_p`, `max_completion_length` as each turn's `max_tokens`).
-        max_retries: how many times a sample whose failure is in `RETRIED_FAILURES` is run again.
+        max_retries: how many times a sample whose failure is retriable
+            (`trainers.samples.RETRIED_FAILURES`) is run again.
         token: the endpoint's token, when it is not on loopback.
     """
     if max_retries < 0:
@@ -223,7 +210,7 @@ class TrlRollouts:
         """`results` with each retriable failure run again, up to `max_retries` times."""
         results = list(results)
         for _ in range(self.max_retries):
-            again = [index for index, result in enumerate(results) if _retriable(result)]
+            again = [index for index, result in enumerate(results) if is_retriable(result)]
             if not again:
                 break
             self.retried += len(again)
@@ -278,10 +265,6 @@ def _group_size(trainer: GRPOTrainer) -> int:
     if size is None:
         raise ValueError("GRPOTrainer: num_generations is not set")
     return size
-
-
-def _retriable(result: RolloutResult) -> bool:
-    return result.failure is not None and result.failure.kind in RETRIED_FAILURES
 
 
 def _message_dicts(messages: Iterable[Message]) -> list[dict[str, Any]]:

@@ -7,15 +7,43 @@ those tokens the policy generated. The split is read from the result's token vie
 only when every turn's prompt extended the previous turn's tokens; a result without one (it
 failed before its first turn, the engine gave no token ids, or a chat template rewrote history)
 has no exact tokens to train on, and this module says so instead of inventing them.
+
+It also says which failed samples an adapter may run again (`is_retriable`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gym_core.protocol import RolloutResult
+from gym_core.protocol import FailureKind, RolloutResult
 
-__all__ = ["TrainingTokens", "is_trainable", "training_tokens"]
+__all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "RETRIED_FAILURES",
+    "TrainingTokens",
+    "is_retriable",
+    "is_trainable",
+    "training_tokens",
+]
+
+DEFAULT_MAX_RETRIES = 2
+RETRIED_FAILURES: frozenset[FailureKind] = frozenset(
+    {
+        "policy_error",
+        "policy_timeout",
+        "tool_error",
+        "env_error",
+        "sandbox_error",
+        "replica_lost",
+        "internal_error",
+        "stale",
+    }
+)
+"""Failures of the machinery, not of the sample: running the sample again is a fair draw from
+the same policy. Not retried: `bad_task` (the task itself is broken, so every try fails the
+same way), `verify_error` and `verify_timeout` (they depend on what the model wrote; retrying
+them until they pass would favour answers that are easy to verify), and `cancelled` (someone
+chose to end the batch)."""
 
 
 @dataclass(frozen=True)
@@ -49,3 +77,8 @@ def training_tokens(result: RolloutResult) -> TrainingTokens | None:
 def is_trainable(result: RolloutResult) -> bool:
     """Whether a loss may see `result`: it did not fail, and its tokens are exact."""
     return result.status != "failed" and result.token_view is not None
+
+
+def is_retriable(result: RolloutResult) -> bool:
+    """Whether `result` failed in a way that running the sample again is a fair redraw."""
+    return result.failure is not None and result.failure.kind in RETRIED_FAILURES

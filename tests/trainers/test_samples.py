@@ -11,7 +11,7 @@ import pytest
 from gym_core.protocol import RolloutResult
 from gym_core.rollout_client import RolloutClient
 from tests.conftest import gym_stack, scripted_engine
-from trainers.tokens import is_trainable, training_tokens
+from trainers.samples import is_trainable, training_tokens
 
 RULES: list[dict[str, Any]] = [
     {
