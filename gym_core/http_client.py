@@ -81,7 +81,9 @@ class HttpClient:
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.max_connections = max_connections
-        self._headers = {"Content-Type": "application/json"}
+        # Answers are read as they come (auto_decompress is off, for speed), so ask for none
+        # compressed: aiohttp would otherwise offer gzip and deflate.
+        self._headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         self._session: aiohttp.ClientSession | None = None

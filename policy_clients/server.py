@@ -37,7 +37,7 @@ from gym_core.errors import (
     ServiceTimeout,
     ServiceUnavailable,
 )
-from gym_core.http_client import HttpClient
+from gym_core.http_client import PROCESSED_HEADER, HttpClient
 from gym_core.protocol import EngineHealth, PausePolicy, PolicyState, PolicyVersion
 from gym_core.service import create_service_app
 from gym_core.settings import PolicyServerSettings, parse_settings
@@ -247,7 +247,12 @@ def _parse(raw: bytes, shape: type[BaseModel]) -> dict[str, Any]:
 
 
 async def _guarded(result: Awaitable[dict[str, Any]]) -> dict[str, Any]:
-    """Engine failures as HTTP errors a client can act on."""
+    """Engine failures as HTTP errors a client can act on.
+
+    The gateway is the one layer that retries a generation (the engine client once, then the
+    router on every other replica); its 5xx answers say `X-Processed` so that no caller sends
+    the generation again and multiplies the wait.
+    """
     try:
         return await result
     except EngineError as error:
@@ -257,11 +262,15 @@ async def _guarded(result: Awaitable[dict[str, Any]]) -> dict[str, Any]:
             error.status, f"the engine refused the request: {error.detail}"
         ) from None
     except ServiceTimeout as error:
-        raise HTTPException(504, f"the engine did not answer in time: {error}") from None
+        raise _final(504, f"the engine did not answer in time: {error}") from None
     except (NoReplica, ServiceUnavailable) as error:
-        raise HTTPException(503, f"no engine replica is available: {error}") from None
+        raise _final(503, f"no engine replica is available: {error}") from None
     except ServiceFailed as error:
-        raise HTTPException(502, f"the engine failed: {error}") from None
+        raise _final(502, f"the engine failed: {error}") from None
+
+
+def _final(status: int, message: str) -> HTTPException:
+    return HTTPException(status, message, headers={PROCESSED_HEADER: "true"})
 
 
 async def _sse(chunks: AsyncIterator[dict[str, Any]], gate: Gate) -> AsyncIterator[bytes]:
