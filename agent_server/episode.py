@@ -190,5 +190,6 @@ class Episode:
             prefix_break_turn=prefix.break_turn,
             policy_version_min=min(versions, default=None),
             policy_version_max=max(versions, default=None),
+            seed=self.sampling.seed,
             timing=self.timing,
         )

@@ -10,6 +10,7 @@ closed, its partial trajectory kept), never a lost rollout or a crashed batch.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -29,9 +30,17 @@ from gym_core.protocol import (
 )
 from gym_core.settings import AgentServerSettings
 
-__all__ = ["Batch", "BatchRunning", "RolloutRunner"]
+__all__ = ["Batch", "BatchRunning", "RolloutRunner", "sample_seed"]
 
 log = logging.getLogger("rl_gym.agent")
+
+
+def sample_seed(seed: int, task_id: str, sample_index: int) -> int:
+    """The seed one sample runs with, derived from the request's: the samples of a group
+    differ (one seed for all would make them identical), and the same request gives the same
+    seeds again."""
+    digest = hashlib.sha256(f"{seed}:{task_id}:{sample_index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1
 
 
 class BatchRunning(Exception):
@@ -93,13 +102,17 @@ class RolloutRunner:
         """One sample of `task`; it waits for a free slot under the concurrency limit."""
         group_id = group_id or new_group_id()
         route = self.settings.envs[task.env]
+        settings = route.agent.sampling.merged(task.sampling).merged(sampling)
+        if settings.seed is not None:
+            seed = sample_seed(settings.seed, task.id, sample_index)
+            settings = settings.model_copy(update={"seed": seed})
         episode = Episode(
             task=task,
             sample_index=sample_index,
             group_id=group_id,
             episode_id=f"{group_id}-{sample_index}",
             max_turns=route.agent.max_turns,
-            sampling=route.agent.sampling.merged(task.sampling).merged(sampling),
+            sampling=settings,
             policy=self.policy,
             resources=self.resources[task.env],
             max_staleness=batch.max_staleness if batch else None,

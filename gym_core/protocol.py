@@ -273,6 +273,9 @@ class RolloutResult(Model):
     """The oldest policy version any of its turns was generated with; None without turns."""
     policy_version_max: int | None = None
     """The newest policy version any of its turns was generated with; None without turns."""
+    seed: int | None = None
+    """The sampling seed this sample ran with: derived from the request's seed, the task and
+    the sample index, so a group is reproducible and its samples differ. None without a seed."""
     timing: Timing = Field(default_factory=Timing)
 
 

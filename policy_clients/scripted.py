@@ -66,6 +66,7 @@ class Rule(BaseModel):
     role: str | None = None
     """Only when the last message has this role (e.g. `tool`)."""
     reply: str = ""
+    """The answer; `{seed}` in it becomes the request's sampling seed."""
     replies: list[str] = Field(default_factory=list)
     """Answered in turn, one per request the rule matches (instead of `reply`)."""
     tool_calls: list[ScriptedToolCall] = Field(default_factory=list)
@@ -174,6 +175,10 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
         messages = body.get("messages") or []
         last = messages[-1] if messages else {}
         rule = await answer(last.get("role"), last.get("content") or "")
+        if "{seed}" in rule.reply:  # lets tests see the seed each request carried
+            rule = rule.model_copy(
+                update={"reply": rule.reply.replace("{seed}", str(body.get("seed")))}
+            )
         reply = _Reply(rule, body.get("max_tokens"))
         prompt_ids = tokenize(render_prompt(messages))
         with_ids = settings.shape == "vllm" and body.get("return_token_ids")

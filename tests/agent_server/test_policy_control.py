@@ -28,6 +28,7 @@ RULES: list[dict[str, Any]] = [
     {"role": "user", "match": "^coin", "replies": ["heads", "tails"]},
     {"role": "user", "match": "^right", "reply": "right"},
     {"role": "user", "match": "^crash", "status": 500},
+    {"role": "user", "match": "^seed", "reply": "seed {seed}"},
     {"reply": "plain"},
 ]
 
@@ -229,3 +230,16 @@ async def test_a_batch_the_policy_failed_whole_is_a_503_naming_it(stack: Running
             await client.rollouts([task("crash")], samples_per_task=2)
     assert caught.value.status == 503
     assert "every sample failed at the policy" in str(caught.value)
+
+
+async def test_each_sample_gets_its_own_recorded_seed(stack: Running) -> None:
+    async with AsyncRolloutClient(stack.endpoint) as client:
+        first = await client.rollouts([task("seed")], samples_per_task=4, sampling={"seed": 7})
+        again = await client.rollouts([task("seed")], samples_per_task=4, sampling={"seed": 7})
+        unseeded = await client.rollouts([task("seed")])
+    seeds = [r.seed for r in first]
+    assert len(set(seeds)) == 4  # samples of a group differ
+    assert [r.seed for r in again] == seeds  # and the same request reproduces them
+    assert [r.messages[-1].content for r in first] == [f"seed {seed}" for seed in seeds]
+    assert unseeded[0].seed is None
+    assert unseeded[0].messages[-1].content == "seed None"
