@@ -12,10 +12,13 @@ change the session's state and are never sent twice.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from agent_server.policy_control import PolicyControl
 from gym_core.chat_api import SESSION_HEADER, ChatCompletion
 from gym_core.errors import ServiceError, ServiceRejected, ServiceTimeout, dropped
 from gym_core.http_client import HttpClient
@@ -51,13 +54,25 @@ class EpisodeFailure(Exception):
 
 
 class PolicyClient:
-    """Calls the policy server's `/v1/chat/completions` for one turn."""
+    """Calls the policy server's `/v1/chat/completions` for one turn.
 
-    def __init__(self, http: HttpClient, base_url: str, model: str, timeout_s: float) -> None:
+    A turn may take `timeout_s`, not counting the time the policy spends paused (a trainer
+    swapping weights): a weight sync of several minutes times out no rollout.
+    """
+
+    def __init__(
+        self,
+        http: HttpClient,
+        base_url: str,
+        model: str,
+        timeout_s: float,
+        control: PolicyControl,
+    ) -> None:
         self.http = http
         self.url = f"{base_url.rstrip('/')}/v1/chat/completions"
         self.model = model
         self.timeout_s = timeout_s
+        self.control = control
 
     async def complete(
         self,
@@ -73,14 +88,11 @@ class PolicyClient:
         }
         if tools:
             body["tools"] = _TOOLS.dump_python(tools, exclude_none=True)
+        call = self.http.request_bytes(
+            "POST", self.url, body, timeout_s=None, headers={SESSION_HEADER: episode_id}
+        )
         try:
-            answer = await self.http.request_bytes(
-                "POST",
-                self.url,
-                body,
-                timeout_s=self.timeout_s,
-                headers={SESSION_HEADER: episode_id},
-            )
+            answer = await self._unpaused_timeout(asyncio.ensure_future(call))
         except ServiceTimeout as error:
             raise EpisodeFailure("policy_timeout", str(error)) from None
         except ServiceError as error:
@@ -93,7 +105,30 @@ class PolicyClient:
             ) from None
         if not completion.choices:
             raise EpisodeFailure("policy_error", "the policy answered with no choices")
-        return completion.turn()
+        message, turn = completion.turn()
+        self.control.saw_version(turn.policy_version)
+        return message, turn
+
+    async def _unpaused_timeout(self, call: asyncio.Future[bytes]) -> bytes:
+        """`call`'s answer, given `timeout_s` plus however long the policy was paused meanwhile."""
+        started = time.monotonic()
+        paused_before = await self.control.paused_total_s()
+        try:
+            while True:
+                budget = self.timeout_s + await self._paused_since(paused_before, started)
+                left = started + budget - time.monotonic()
+                if left <= 0:
+                    raise ServiceTimeout(self.url, f"no answer within {self.timeout_s:g}s")
+                done, _ = await asyncio.wait({call}, timeout=left)
+                if done:
+                    return call.result()
+        finally:
+            call.cancel()
+
+    async def _paused_since(self, paused_before: float, started: float) -> float:
+        if time.monotonic() - started < self.timeout_s:
+            return 0.0  # the first wait needs no reading
+        return max(0.0, await self.control.paused_total_s() - paused_before)
 
 
 class ResourcesClient:

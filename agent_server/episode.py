@@ -49,15 +49,19 @@ class Episode:
     sampling: SamplingParams
     policy: PolicyClient
     resources: ResourcesClient
+    max_staleness: int | None = None
     messages: list[Message] = field(default_factory=list)
     turns: list[Turn] = field(default_factory=list)
     timing: Timing = field(default_factory=Timing)
     tool_calls: int = 0
     tool_errors: int = 0
+    started: float | None = None
+
+    def __post_init__(self) -> None:
+        self.messages = self.task.messages()
 
     async def run(self) -> RolloutResult:
-        started = time.perf_counter()
-        self.messages = self.task.messages()
+        self.started = time.perf_counter()
         session_id: str | None = None
         try:
             seeded = await self.resources.seed(self.task)
@@ -68,18 +72,15 @@ class Episode:
             session_id = None  # verify closed it
             self.timing.verify_s = time.perf_counter() - verify_started
             if verdict.failure is not None:
-                return self._result("failed", started, failure=verdict.failure)
+                return self.failed(verdict.failure)
             return self._result(
                 status,
-                started,
                 reward=verdict.reward,
                 reward_components=verdict.reward_components,
                 metrics=verdict.metrics,
             )
         except EpisodeFailure as error:
-            return self._result(
-                "failed", started, failure=Failure(kind=error.kind, message=error.message)
-            )
+            return self.failed(Failure(kind=error.kind, message=error.message))
         finally:
             if session_id is not None:
                 with contextlib.suppress(ServiceError):
@@ -89,6 +90,7 @@ class Episode:
         tools = self.task.tools or await self.resources.tools()
         tool_names = {tool.function.name for tool in tools}
         for _ in range(self.max_turns):
+            self._check_fresh(self.policy.control.version)
             policy_started = time.perf_counter()
             message, turn = await self.policy.complete(
                 self.messages, tools, self.sampling, self.episode_id
@@ -96,6 +98,7 @@ class Episode:
             self.timing.policy_s += time.perf_counter() - policy_started
             self.messages.append(message)
             self.turns.append(turn)
+            self._check_fresh(turn.policy_version)
             if turn.finish_reason == "length":
                 return "truncated"
             if message.tool_calls:
@@ -111,6 +114,19 @@ class Episode:
                     continue
             return "completed"
         return "truncated"
+
+    def _check_fresh(self, version: int) -> None:
+        """End the episode as `stale` when a turn at `version` would be more than
+        `max_staleness` versions after its oldest turn."""
+        if self.max_staleness is None or not self.turns:
+            return
+        oldest = min(turn.policy_version for turn in self.turns)
+        if version - oldest > self.max_staleness:
+            raise EpisodeFailure(
+                "stale",
+                f"the policy is at version {version}, more than max_staleness="
+                f"{self.max_staleness} versions after this episode's first turn ({oldest})",
+            )
 
     async def _run_tool(self, session_id: str, call: ToolCall, tool_names: set[str]) -> Message:
         self.tool_calls += 1
@@ -135,18 +151,23 @@ class Episode:
         result = await self.resources.call_tool(session_id, name, arguments)
         return result.output, result.is_error
 
+    def failed(self, failure: Failure) -> RolloutResult:
+        """The result of this episode ended by `failure`, with the trajectory it has so far."""
+        return self._result("failed", failure=failure)
+
     def _result(
         self,
         status: RolloutStatus,
-        started: float,
         *,
         reward: float | None = None,
         reward_components: dict[str, float] | None = None,
         metrics: dict[str, JsonValue] | None = None,
         failure: Failure | None = None,
     ) -> RolloutResult:
-        self.timing.total_s = time.perf_counter() - started
+        if self.started is not None:
+            self.timing.total_s = time.perf_counter() - self.started
         prefix = build_token_view(self.turns)
+        versions = [turn.policy_version for turn in self.turns]
         return RolloutResult(
             task_id=self.task.id,
             env=self.task.env,
@@ -167,5 +188,8 @@ class Episode:
             token_view=prefix.view,
             prefix_consistent=prefix.consistent,
             prefix_break_turn=prefix.break_turn,
+            policy_version_min=min(versions, default=None),
+            policy_version_max=max(versions, default=None),
+            seed=self.sampling.seed,
             timing=self.timing,
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import itertools
 import re
 import time
 import uuid
@@ -65,6 +66,9 @@ class Rule(BaseModel):
     role: str | None = None
     """Only when the last message has this role (e.g. `tool`)."""
     reply: str = ""
+    """The answer; `{seed}` in it becomes the request's sampling seed."""
+    replies: list[str] = Field(default_factory=list)
+    """Answered in turn, one per request the rule matches (instead of `reply`)."""
     tool_calls: list[ScriptedToolCall] = Field(default_factory=list)
     finish_reason: str | None = None
     status: int | None = None
@@ -78,6 +82,8 @@ class ScriptedSettings(BaseModel):
     name: str = "scripted"
     model: str = "scripted"
     shape: Shape = "vllm"
+    policy_version: int | None = None
+    """Report this policy version in every answer, as a trainer's live policy does."""
     rules: list[Rule] = Field(default_factory=lambda: [Rule(reply="\\boxed{0}")])
 
 
@@ -139,15 +145,19 @@ class _Reply:
 def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     settings = parse_settings(ScriptedSettings, raw_settings, "scripted engine settings")
     rules = [(re.compile(rule.match), rule) for rule in settings.rules]
+    turns = [itertools.count() for _ in rules]
     app = create_service_app(settings.name)
 
     async def answer(role: str | None, content: str) -> Rule:
-        for pattern, rule in rules:
+        for (pattern, rule), turn in zip(rules, turns, strict=True):
             if rule.role in (None, role) and pattern.search(content):
                 if rule.delay_s:
                     await asyncio.sleep(rule.delay_s)
                 if rule.status is not None:
                     raise HTTPException(rule.status, f"scripted error {rule.status}")
+                if rule.replies:
+                    reply = rule.replies[next(turn) % len(rule.replies)]
+                    return rule.model_copy(update={"reply": reply})
                 return rule
         raise HTTPException(400, "no scripted rule matches the last message")
 
@@ -165,6 +175,10 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
         messages = body.get("messages") or []
         last = messages[-1] if messages else {}
         rule = await answer(last.get("role"), last.get("content") or "")
+        if "{seed}" in rule.reply:  # lets tests see the seed each request carried
+            rule = rule.model_copy(
+                update={"reply": rule.reply.replace("{seed}", str(body.get("seed")))}
+            )
         reply = _Reply(rule, body.get("max_tokens"))
         prompt_ids = tokenize(render_prompt(messages))
         with_ids = settings.shape == "vllm" and body.get("return_token_ids")
@@ -255,7 +269,7 @@ def _envelope(
     prompt_ids: list[int],
     completion_ids: list[int],
 ) -> dict[str, Any]:
-    return {
+    envelope = {
         "id": f"cmpl-{uuid.uuid4().hex[:16]}",
         "object": kind,
         "created": int(time.time()),
@@ -267,6 +281,9 @@ def _envelope(
             "total_tokens": len(prompt_ids) + len(completion_ids),
         },
     }
+    if settings.policy_version is not None:
+        envelope["policy_version"] = settings.policy_version
+    return envelope
 
 
 async def _stream_chunks(

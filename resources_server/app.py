@@ -218,10 +218,16 @@ def _located(error: ValidationError, prefix: str) -> list[dict[str, Any]]:
 
 
 def _verified(verdict: Verdict | float) -> VerifyResponse:
-    if not isinstance(verdict, Verdict):
+    """The verdict as the wire carries it; anything that is not a reward raises, and so ends
+    the rollout as `verify_error` instead of passing for one."""
+    if isinstance(verdict, bool | int | float):
         verdict = Verdict(reward=float(verdict))
-    if not math.isfinite(verdict.reward):
-        raise ValueError(f"the reward must be a finite number, got {verdict.reward}")
+    elif not isinstance(verdict, Verdict):
+        raise TypeError(f"verify must return a Verdict or a number, got {type(verdict).__name__}")
+    rewards = {"reward": verdict.reward, **(verdict.components or {})}
+    for name, value in rewards.items():
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value}")
     return VerifyResponse(
         reward=verdict.reward, reward_components=verdict.components, metrics=verdict.metrics
     )

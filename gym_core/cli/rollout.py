@@ -146,7 +146,9 @@ def _report(collection: Collection, args: argparse.Namespace) -> None:
     mean = "n/a" if stats.mean_reward is None else f"{stats.mean_reward:.4f}"
     table.add_row("mean reward (scored rollouts)", mean)
     for k, rate in stats.pass_at_k.items():
-        table.add_row(f"pass@{k} (reward >= {PASS_REWARD:g})", f"{rate:.4f}")
+        table.add_row(f"pass@{k} (reward >= {PASS_REWARD:g}, scored)", f"{rate:.4f}")
+    if stats.unscored_tasks:
+        table.add_row("tasks with no scored rollout", str(stats.unscored_tasks))
     for status, count in sorted(stats.statuses.items()):
         table.add_row(f"status {status}", str(count))
     for kind, count in sorted(stats.failures.items()):

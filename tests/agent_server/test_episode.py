@@ -162,7 +162,10 @@ async def test_the_token_limit_truncates(endpoint: str) -> None:
 async def test_failures_are_typed_never_a_silent_zero(
     endpoint: str, prompt: str, kind: str
 ) -> None:
-    result = await run_one(endpoint, task(prompt))
+    async with AsyncRolloutClient(endpoint) as client:
+        # A second task that succeeds: a batch that fails whole at the policy is a 503.
+        result, other = await client.rollouts([task(prompt), task("first question")])
+    assert other.status == "completed"
     assert result.status == "failed"
     assert result.failure is not None
     assert result.failure.kind == kind
