@@ -18,18 +18,22 @@ A failed sample is never scored 0. Failures that say nothing about the sample (t
 service was down, the episode went stale) are run again, up to `max_retries` times; a sample
 that still failed, or has no exact tokens, becomes a one-token row with `env_mask` 0, so it
 carries no loss, and reward None, which TRL leaves out of its group's mean and standard
-deviation, so it does not move its siblings' advantages either.
+deviation, so it does not move its siblings' advantages either. A batch whose every sample
+failed at the policy raises the client's `ServiceFailed` (503): the engine is down, and a step
+on nothing would only hide it.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Sequence
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from gym_core.errors import ServiceFailed
 from gym_core.protocol import Message, RolloutResult, SamplingParams, Task
 from gym_core.rollout_client import RolloutClient, TaskLike
 from trainers.samples import (
@@ -214,9 +218,14 @@ class TrlRollouts:
             if not again:
                 break
             self.retried += len(again)
-            rerun = self.client.rollouts(
-                [tasks[i] for i in again], samples_per_task=1, sampling=sampling
-            )
+            try:
+                rerun = self.client.rollouts(
+                    [tasks[i] for i in again], samples_per_task=1, sampling=sampling
+                )
+            except ServiceFailed as error:
+                if error.status != HTTPStatus.SERVICE_UNAVAILABLE:
+                    raise
+                break  # every retry failed at the policy: its engine is down, stop asking
             for index, result in zip(again, rerun, strict=True):
                 results[index] = result
         return results

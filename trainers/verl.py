@@ -120,7 +120,6 @@ def agent_loop_output(
         mask = tokens.completion_mask[:response_length]
         logprobs = tokens.completion_logprobs
         logprobs = None if logprobs is None else logprobs[:response_length]
-    versions = [turn.policy_version for turn in result.turns]
     scored = result.status != "failed" and result.reward is not None
     return AgentLoopOutput(
         prompt_ids=prompt_ids,
@@ -138,7 +137,7 @@ def agent_loop_output(
             "rl_gym_status": result.status,
             "rl_gym_failure": None if result.failure is None else result.failure.kind,
             "rl_gym_task_id": result.task_id,
-            "min_global_steps": min(versions, default=None),
-            "max_global_steps": max(versions, default=None),
+            "min_global_steps": result.policy_version_min,
+            "max_global_steps": result.policy_version_max,
         },
     )

@@ -89,7 +89,12 @@ def test_user_turns_of_a_dialogue_are_masked(client: RolloutClient) -> None:
 
 
 def test_a_sample_that_failed_before_its_first_turn_has_no_tokens(client: RolloutClient) -> None:
-    result = run(client, "policy crash")
+    [result, _] = client.rollouts(
+        [
+            {"id": "crash", "env": "echo", "prompt": "policy crash"},
+            {"id": "ok", "env": "echo", "prompt": "hi"},
+        ]
+    )
     assert result.status == "failed"
     assert training_tokens(result) is None
     assert not is_trainable(result)

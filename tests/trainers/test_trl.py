@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from gym_core.errors import ServiceFailed
 from tests.conftest import gym_stack, scripted_engine
 from trainers.trl import TrlRollouts, env_reward, trl_batch, trl_rollouts
 
@@ -21,6 +22,7 @@ RULES: list[dict[str, Any]] = [
     },
     {"role": "tool", "match": "^hi$", "reply": "done: hi"},
     {"match": "^policy crash", "status": 500},
+    {"match": "^ghost", "tool_calls": [{"name": "ghost"}]},
     {"match": "^verify crash", "reply": "VERIFY_CRASH"},
     {"reply": "the answer is 42"},
 ]
@@ -36,6 +38,8 @@ TASKS = [
     task("say nothing", expected="nothing"),
     task("policy crash"),
     task("verify crash"),
+    # a tool the task offers and the environment does not have: the environment fails (tool_error)
+    task("ghost tool", tools=[{"type": "function", "function": {"name": "ghost"}}]),
 ]
 
 
@@ -98,16 +102,31 @@ def test_evaluation_uses_num_generations_eval(gym: TrlRollouts) -> None:
     assert len(batch["prompt_ids"]) == 1
 
 
-def test_failures_are_retried_then_masked_with_no_reward(gym: TrlRollouts) -> None:
-    batch = gym.rollout_func(prompts_of(gym, ["policy-crash", "verify-crash"], 2), trainer(2))
-    kinds = batch["gym_failure"]
-    assert kinds == ["policy_error", "policy_error", "verify_error", "verify_error"]
-    # policy_error is the machinery's: 2 samples x 2 retries; verify_error depends on the sample
+def test_failures_of_the_machinery_are_retried_then_masked_with_no_reward(
+    gym: TrlRollouts,
+) -> None:
+    batch = gym.rollout_func(prompts_of(gym, ["ghost-tool", "verify-crash"], 2), trainer(2))
+    assert batch["gym_failure"] == ["tool_error", "tool_error", "verify_error", "verify_error"]
+    # tool_error is the environment's: 2 samples x 2 retries; verify_error depends on the sample
     assert gym.retried == 4
+    assert [r.failure.kind for r in gym.last_results if r.failure] == batch["gym_failure"]
     assert batch["gym_reward"] == [None] * 4
     assert batch["gym_status"] == ["failed"] * 4
     assert batch["prompt_ids"] == batch["completion_ids"] == [[FILLER]] * 4
     assert batch["env_mask"] == [[0]] * 4
+
+
+def test_retries_stop_when_the_engine_is_down_for_all_of_them(gym: TrlRollouts) -> None:
+    batch = gym.rollout_func(prompts_of(gym, ["policy-crash", "say-nothing"], 2), trainer(2))
+    assert gym.retried == 2  # one round: every retry failed at the policy (503)
+    assert batch["gym_failure"] == ["policy_error", "policy_error", None, None]
+    assert batch["gym_reward"] == [None, None, 0.0, 0.0]
+    assert batch["env_mask"][:2] == [[0], [0]]
+
+
+def test_a_batch_that_failed_whole_at_the_policy_raises(gym: TrlRollouts) -> None:
+    with pytest.raises(ServiceFailed, match="every sample failed at the policy"):
+        gym.rollout_func(prompts_of(gym, ["policy-crash"], 2), trainer(2))
 
 
 def test_a_result_without_exact_tokens_keeps_its_reward_but_carries_no_loss(
