@@ -4,6 +4,7 @@ behind the echo environments), and the real GRPOTrainer training through it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from gym_core.errors import ServiceFailed
 from tests.conftest import gym_stack, scripted_engine
+from tests.fixtures.serving import gym_serving
 from trainers.trl import TrlRollouts, env_reward, trl_batch, trl_rollouts
 
 FILLER = 2
@@ -170,3 +172,83 @@ def test_the_same_task_twice_is_fine(endpoint: str) -> None:
 def test_a_negative_retry_count_is_refused(endpoint: str) -> None:
     with pytest.raises(ValueError, match="max_retries: expected 0 or more, got -1"):
         trl_rollouts(endpoint, TASKS, max_retries=-1)
+
+
+@pytest.mark.slow
+# TRL 1.16 calls transformers' `is_gradient_checkpointing`, which transformers 5.24 deprecates
+@pytest.mark.filterwarnings("ignore:`is_gradient_checkpointing` is deprecated:FutureWarning")
+def test_grpo_trainer_trains_smollm2_through_the_live_policy_and_gym_serve_math(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real GRPOTrainer, a few tiny steps: the trainer's own model serves every rollout,
+    and each optimizer step is a new policy version at the endpoint."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    from trainers.live_policy import LivePolicy
+    from trainers.smollm2 import load_smollm2
+
+    monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental
+    tasks = [
+        {"id": f"add-{a}", "env": "math", "prompt": f"What is {a} + 1?", "answer": str(a + 1)}
+        for a in range(4)
+    ]
+    model, tokenizer = load_smollm2()
+    config = GRPOConfig(
+        output_dir=str(tmp_path),
+        max_steps=2,
+        per_device_train_batch_size=4,  # 2 prompts x 2 samples a step
+        num_generations=2,
+        max_completion_length=16,
+        learning_rate=1e-5,
+        beta=0.0,
+        seed=0,
+        use_cpu=True,
+        activation_checkpointing=False,  # 135M parameters: memory is not short
+        save_strategy="no",
+        report_to="none",
+        logging_steps=1,
+        disable_tqdm=True,
+    )
+    with (
+        LivePolicy(model, tokenizer) as policy,
+        # a process of its own (fork and exec): a bare fork of this process would copy the live
+        # policy's serving thread half-way through whatever it was doing
+        gym_serving(["math", "--policy-url", policy.url], cwd=tmp_path) as served,
+        trl_rollouts(served.endpoint, tasks, policy=policy) as gym,
+    ):
+        trainer = GRPOTrainer(
+            model,
+            reward_funcs=gym.reward_func,
+            args=config,
+            train_dataset=gym.dataset,
+            rollout_func=gym.rollout_func,
+            callbacks=[gym.callback],
+            processing_class=tokenizer,
+        )
+        trainer.train()
+
+        assert trainer.state.global_step == 2
+        assert policy.version == 2
+        assert gym.client.policy().version == 2
+        results = gym.last_results  # the second step's batch, sampled after the first update
+        assert len(results) == 4
+        assert {r.policy_version_min for r in results} == {1}
+        batch = trl_batch(results, filler_id=tokenizer.eos_token_id)
+    for result, prompt, completion, mask, logprobs in zip(
+        results,
+        batch["prompt_ids"],
+        batch["completion_ids"],
+        batch["env_mask"],
+        batch["logprobs"],
+        strict=True,
+    ):
+        assert result.status != "failed", result.failure
+        [turn] = result.turns
+        assert prompt == turn.prompt_token_ids
+        assert completion == turn.completion_token_ids
+        assert 1 <= len(completion) <= 16
+        assert mask == [1] * len(completion)
+        assert logprobs == turn.completion_logprobs
+        assert all(logprob <= 0 for logprob in logprobs)
+    logged = [entry for entry in trainer.state.log_history if "reward" in entry]
+    assert len(logged) == 2
