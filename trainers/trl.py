@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
     from trainers.live_policy import LivePolicy
 
-__all__ = ["PolicySync", "TrlRollouts", "env_reward", "trl_rollouts"]
+__all__ = ["PolicySync", "TrlRollouts", "env_reward", "trl_batch", "trl_rollouts"]
 
 
 def env_reward(
@@ -72,7 +72,8 @@ def trl_rollouts(
 
     Args:
         endpoint: the agent server's base URL (what `gym serve` prints).
-        tasks: every task the trainer may see, training and evaluation alike.
+        tasks: every task whose prompt the trainer will hand `rollout_func`; `.dataset`
+            holds them all.
         policy: the trainer's live policy, if it serves the model being trained; the callback
             then steps the optimizer under its weights lock.
         sampling: overrides the sampling settings taken from the trainer's config
@@ -83,11 +84,15 @@ def trl_rollouts(
     """
     if max_retries < 0:
         raise ValueError(f"max_retries: expected 0 or more, got {max_retries}")
+    overrides = None if sampling is None else SamplingParams.model_validate(sampling)
     client = RolloutClient(endpoint, token=token)
-    overrides = sampling if isinstance(sampling, SamplingParams) else None
-    if overrides is None and sampling is not None:
-        overrides = SamplingParams.model_validate(sampling)
-    return TrlRollouts(client, tasks, policy=policy, sampling=overrides, max_retries=max_retries)
+    try:
+        return TrlRollouts(
+            client, tasks, policy=policy, sampling=overrides, max_retries=max_retries
+        )
+    except Exception:
+        client.close()
+        raise
 
 
 class PolicySync(TrainerCallback):  # type: ignore[misc]
@@ -152,11 +157,6 @@ class TrlRollouts:
                 for task in self.tasks.values()
             ]
         )
-
-    def dataset_of(self, task_ids: Iterable[str]) -> Dataset:
-        """The rows of the tasks `task_ids` (e.g. a held-out split for `eval_dataset`)."""
-        wanted = set(task_ids)
-        return self.dataset.filter(lambda row: row["task_id"] in wanted)
 
     def rollout_func(self, prompts: list[Any], trainer: GRPOTrainer) -> dict[str, Any]:
         """TRL's `rollout_func`: one request to `/v1/rollouts` for the whole batch."""
