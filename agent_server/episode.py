@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import orjson
 from pydantic import JsonValue
 
-from agent_server.clients import EpisodeFailure, PolicyClient, ResourcesClient
+from agent_server.clients import ContextFull, EpisodeFailure, PolicyClient, ResourcesClient
 from gym_core.errors import ServiceError
 from gym_core.protocol import (
     Failure,
@@ -56,6 +56,9 @@ class Episode:
     tool_calls: int = 0
     tool_errors: int = 0
     started: float | None = None
+    truncated_by: str | None = None
+    """Why a truncated episode stopped: `max_turns`, `length` (the turn's token limit) or
+    `context` (the conversation outgrew the policy's context window)."""
 
     def __post_init__(self) -> None:
         self.messages = self.task.messages()
@@ -92,14 +95,20 @@ class Episode:
         for _ in range(self.max_turns):
             self._check_fresh(self.policy.control.version)
             policy_started = time.perf_counter()
-            message, turn = await self.policy.complete(
-                self.messages, tools, self.sampling, self.episode_id
-            )
-            self.timing.policy_s += time.perf_counter() - policy_started
+            try:
+                message, turn = await self.policy.complete(
+                    self.messages, tools, self.sampling, self.episode_id
+                )
+            except ContextFull:
+                self.truncated_by = "context"
+                return "truncated"
+            finally:
+                self.timing.policy_s += time.perf_counter() - policy_started
             self.messages.append(message)
             self.turns.append(turn)
             self._check_fresh(turn.policy_version)
             if turn.finish_reason == "length":
+                self.truncated_by = "length"
                 return "truncated"
             if message.tool_calls:
                 tools_started = time.perf_counter()
@@ -113,6 +122,7 @@ class Episode:
                     self.messages.extend(reply.messages)
                     continue
             return "completed"
+        self.truncated_by = "max_turns"
         return "truncated"
 
     def _check_fresh(self, version: int) -> None:
@@ -182,6 +192,7 @@ class Episode:
                 "num_turns": len(self.turns),
                 "num_tool_calls": self.tool_calls,
                 "num_tool_errors": self.tool_errors,
+                **({"truncated_by": self.truncated_by} if status == "truncated" else {}),
             },
             status=status,
             failure=failure,

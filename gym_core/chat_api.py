@@ -9,17 +9,39 @@ a vLLM server's own answer directly too.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from gym_core.protocol import Message, TokenIdsSource, Turn
 
-__all__ = ["SESSION_HEADER", "ChatChoice", "ChatCompletion", "TokenLogprob"]
+__all__ = [
+    "SESSION_HEADER",
+    "ChatChoice",
+    "ChatCompletion",
+    "TokenLogprob",
+    "is_context_overflow",
+]
 
 SESSION_HEADER = "X-Session-Id"
 """Sent with every policy call of one episode, so the policy server keeps the episode on one
 engine replica (its prefix cache holds the conversation so far)."""
+
+
+_CONTEXT_OVERFLOW = re.compile(
+    r"context (length|window|size)|maximum context|context_length_exceeded"
+    r"|longer than the model's",
+    re.IGNORECASE,
+)
+"""How engines refuse a prompt that does not fit: vLLM ("maximum context length"), SGLang
+("longer than the model's context length"), llama.cpp's server ("exceeds the available context
+size"), OpenAI (`context_length_exceeded`), the embedded model ("the context window holds")."""
+
+
+def is_context_overflow(refusal: str) -> bool:
+    """True when an engine's refusal says the prompt outgrew its context window."""
+    return _CONTEXT_OVERFLOW.search(refusal) is not None
 
 
 class _Open(BaseModel):

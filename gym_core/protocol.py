@@ -23,8 +23,9 @@ BatchId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0
 
 RolloutStatus = Literal["completed", "truncated", "failed"]
 """`completed`: the episode ended as the environment intended (a final answer, or the
-environment had nothing more to say). `truncated`: it was cut short by `max_turns` or by the
-policy hitting its token limit; it is still verified. `failed`: something other than the policy
+environment had nothing more to say). `truncated`: it was cut short by `max_turns`, by the
+policy hitting its token limit, or by the conversation outgrowing the policy's context window
+(`metrics.truncated_by` says which); it is still verified. `failed`: something other than the policy
 broke (see `Failure`); its reward is not a judgement of the policy and must not be trained on
 as one."""
 

@@ -72,7 +72,7 @@ class Rule(BaseModel):
     tool_calls: list[ScriptedToolCall] = Field(default_factory=list)
     finish_reason: str | None = None
     status: int | None = None
-    """Answer with this HTTP error instead of a completion."""
+    """Answer with this HTTP error instead of a completion (`reply` is its message)."""
     delay_s: Annotated[float, Field(ge=0)] = 0.0
 
 
@@ -154,7 +154,7 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
                 if rule.delay_s:
                     await asyncio.sleep(rule.delay_s)
                 if rule.status is not None:
-                    raise HTTPException(rule.status, f"scripted error {rule.status}")
+                    raise HTTPException(rule.status, rule.reply or f"scripted error {rule.status}")
                 if rule.replies:
                     reply = rule.replies[next(turn) % len(rule.replies)]
                     return rule.model_copy(update={"reply": reply})

@@ -272,7 +272,7 @@ class EmbeddedEngine:
         room = self.n_ctx - len(prompt_ids)
         if room <= 0:
             raise EngineError(
-                f"the prompt has {len(prompt_ids)} tokens; the context holds {self.n_ctx}"
+                f"the prompt has {len(prompt_ids)} tokens; the context window holds {self.n_ctx}"
             )
         limit = min(
             int(request.get("max_tokens") or request.get("max_completion_tokens") or room), room

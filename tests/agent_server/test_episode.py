@@ -17,6 +17,17 @@ from tests.conftest import gym_stack, scripted_engine
 RULES: list[dict[str, Any]] = [
     {
         "role": "user",
+        "match": "^grow",
+        "tool_calls": [{"name": "echo", "arguments": {"text": "grown"}}],
+    },
+    {
+        "role": "tool",
+        "match": "^grown$",
+        "status": 400,
+        "reply": "This model's maximum context length is 2048 tokens. However, you requested 2100",
+    },
+    {
+        "role": "user",
         "match": "^echo please",
         "tool_calls": [{"name": "echo", "arguments": {"text": "hi"}}],
     },
@@ -149,6 +160,17 @@ async def test_the_token_limit_truncates(endpoint: str) -> None:
     result = await run_one(endpoint, task("too long"))
     assert result.status == "truncated"
     assert result.turns[-1].finish_reason == "length"
+    assert result.metrics["truncated_by"] == "length"
+
+
+async def test_outgrowing_the_context_window_truncates_and_still_verifies(endpoint: str) -> None:
+    result = await run_one(endpoint, task("grow", expected="grown"))
+    assert result.status == "truncated"
+    assert result.failure is None
+    assert result.metrics["truncated_by"] == "context"
+    assert len(result.turns) == 1  # what was generated before the context filled up
+    assert [m.role for m in result.messages] == ["user", "assistant", "tool"]
+    assert result.reward == 0.0  # verified like any truncation: no final answer, so 0
 
 
 @pytest.mark.parametrize(
