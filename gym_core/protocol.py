@@ -18,8 +18,9 @@ from gym_core.nemo_rows import is_nemo_row, task_fields_from_nemo_row
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 
-BatchId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
-"""A trainer's name for a batch: letters, digits and `._:-`, so it fits in a URL path."""
+SafeId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
+"""A name a trainer gives (a batch, a group): letters, digits and `._:-`, so that it fits in
+a URL path and an HTTP header."""
 
 RolloutStatus = Literal["completed", "truncated", "failed"]
 """`completed`: the episode ended as the environment intended (a final answer, or the
@@ -130,6 +131,13 @@ class ToolSchema(BaseModel):
     function: FunctionSchema
 
 
+RESERVED_REQUEST_FIELDS = frozenset(
+    {"messages", "prompt", "tools", "model", "stream", "n", "logprobs", "return_token_ids"}
+)
+"""Keys of a chat request the agent sets itself: as sampling settings they would silently
+change what the engine sees while the record keeps the original conversation."""
+
+
 class SamplingParams(BaseModel):
     """Sampling settings passed to the engine; unknown keys (top_k, min_p, ...) pass through."""
 
@@ -140,6 +148,16 @@ class SamplingParams(BaseModel):
     max_tokens: Annotated[int, Field(ge=1)] | None = None
     stop: str | list[str] | None = None
     seed: int | None = None
+
+    @model_validator(mode="after")
+    def _no_request_fields(self) -> SamplingParams:
+        taken = sorted(RESERVED_REQUEST_FIELDS & set(self.model_extra or {}))
+        if taken:
+            raise ValueError(
+                f"{', '.join(taken)}: not a sampling setting (the agent sets it from the "
+                "episode; a task's conversation goes in `prompt`, its tools in `tools`)"
+            )
+        return self
 
     def merged(self, override: SamplingParams | None) -> SamplingParams:
         """These settings with every field that `override` sets replacing ours."""
@@ -290,7 +308,7 @@ class RolloutsRequest(Model):
     stream: bool = False
     """True: NDJSON, one result per line as each finishes. False: all results at once,
     ordered by task then sample index."""
-    batch_id: BatchId | None = None
+    batch_id: SafeId | None = None
     """The trainer's name for this batch, so that it can cancel it
     (`POST /v1/rollouts/{batch_id}/cancel`); unique among the batches running."""
     max_staleness: Annotated[int, Field(ge=0)] | None = None
@@ -303,7 +321,7 @@ class RolloutRequest(Model):
 
     task: Task
     sample_index: Annotated[int, Field(ge=0)] = 0
-    group_id: str | None = None
+    group_id: SafeId | None = None
     """Join an existing group (e.g. when resuming); a new one is made when absent."""
     sampling: SamplingParams | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -167,7 +168,16 @@ def test_rollout_uses_servers_already_running(engine: str, tmp_path: Path) -> No
             "the policy server runs one replica",
         ),
         (
-            ["serve", "math", "--cluster", "local", "--host", "10.1.2.3", "--token", "t"],
+            [
+                "serve",
+                "math",
+                "--cluster",
+                "local",
+                "--host",
+                "10.1.2.3",
+                "--token",
+                "t0k3n-for-tests",
+            ],
             "serve.host: '10.1.2.3' cannot be used with --cluster",
         ),
         (["rollout", "math", "--out", "x.jsonl", "--samples", "0"], "--samples must be at least 1"),
@@ -262,3 +272,15 @@ def test_data_generate_writes_the_same_tasks_for_the_same_seed(
     assert all(task.env_fields()["difficulty"] == "hard" for task in tasks)
     assert "wrote 4 calendar tasks (difficulty hard, seed 1)" in capsys.readouterr().out
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a.jsonl", "b.jsonl", "c.jsonl"]
+
+
+def test_the_token_comes_from_a_file_kept_out_of_ps(tmp_path: Path) -> None:
+    from gym_core.cli.options import add_service_arguments, load_cli_config
+
+    parser = argparse.ArgumentParser()
+    add_service_arguments(parser)
+    secret = tmp_path / "token"
+    secret.write_text("a-long-secret-token\n")
+    config = load_cli_config(parser.parse_args(["--token-file", str(secret)]))
+    assert config.serve.token == "a-long-secret-token"
+    assert main(["serve", "math", "--token-file", str(tmp_path / "missing")]) == 2
