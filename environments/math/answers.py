@@ -73,14 +73,14 @@ def boxes(text: str) -> list[str]:
     found: list[str] = []
     position = 0
     while (opener := _BOX.search(text, position)) is not None:
-        content, end = _braced(text, opener.end())
+        content, position = _braced(text, opener.end())
         if content is None:
             break
-        inner = _BOX.match(content.strip())
-        if inner is not None and _braced(content.strip(), inner.end())[1] == len(content.strip()):
-            content = boxes(content)[0]
-        found.append(content.strip())
-        position = end
+        content = content.strip()
+        inner = _BOX.match(content)
+        if inner is not None and _braced(content, inner.end())[1] == len(content):
+            content = boxes(content)[0]  # \boxed{\boxed{4}}
+        found.append(content)
     return found
 
 
@@ -136,7 +136,7 @@ def _braced(text: str, start: int) -> tuple[str | None, int]:
 
 
 def _last_side(text: str) -> str:
-    """What follows the last `=` (or `\\approx`) outside braces: the answer of a chain."""
+    """What follows the last `=` (or `\\approx`): the answer at the end of a chain."""
     sides = re.split(r"(?<![<>!\\])=|\\approx", text)
     return sides[-1]
 
