@@ -20,6 +20,7 @@ import orjson
 from pydantic import JsonValue
 
 from agent_server.clients import EpisodeFailure, PolicyClient, ResourcesClient
+from gym_core.chat_api import TokenPrefix
 from gym_core.errors import ServiceError
 from gym_core.protocol import (
     Failure,
@@ -54,6 +55,8 @@ class Episode:
     timing: Timing = field(default_factory=Timing)
     tool_calls: int = 0
     tool_errors: int = 0
+    messages_in_ids: int = 0
+    """How many messages the last turn's prompt and completion ids hold."""
 
     async def run(self) -> RolloutResult:
         started = time.perf_counter()
@@ -91,11 +94,12 @@ class Episode:
         for _ in range(self.max_turns):
             policy_started = time.perf_counter()
             message, turn = await self.policy.complete(
-                self.messages, tools, self.sampling, self.episode_id
+                self.messages, tools, self.sampling, self.episode_id, self._token_prefix()
             )
             self.timing.policy_s += time.perf_counter() - policy_started
             self.messages.append(message)
             self.turns.append(turn)
+            self.messages_in_ids = len(self.messages)
             if turn.finish_reason == "length":
                 return "truncated"
             if message.tool_calls:
@@ -111,6 +115,19 @@ class Episode:
                     continue
             return "completed"
         return "truncated"
+
+    def _token_prefix(self) -> TokenPrefix | None:
+        """What the next prompt continues: the last turn's prompt and completion ids, which
+        hold the messages up to its assistant message. None once a turn came without ids."""
+        if not self.turns:
+            return TokenPrefix()
+        last = self.turns[-1]
+        if last.prompt_token_ids is None or last.completion_token_ids is None:
+            return None
+        return TokenPrefix(
+            token_ids=last.prompt_token_ids + last.completion_token_ids,
+            messages=self.messages_in_ids,
+        )
 
     async def _run_tool(self, session_id: str, call: ToolCall, tool_names: set[str]) -> Message:
         self.tool_calls += 1
@@ -153,7 +170,7 @@ class Episode:
             group_id=self.group_id,
             sample_index=self.sample_index,
             messages=self.messages,
-            turns=self.turns,
+            turns=prefix.turns,
             reward=reward,
             reward_components=reward_components,
             metrics={

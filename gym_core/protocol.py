@@ -55,6 +55,14 @@ TokenIdsSource = Literal["engine", "none"]
 """`engine`: ids and logprobs are exactly what the inference engine produced.
 `none`: the engine gives text only (e.g. OpenAI); no ids are invented."""
 
+PromptMode = Literal["tokens", "messages"]
+"""How a turn's prompt was built. `tokens`: from ids, by construction the previous turn's
+prompt and completion ids followed by the new messages' ids (the first turn: the opening
+messages rendered by the model's chat template), so the token view holds whatever the template
+does to history. `messages`: the engine rendered the whole conversation from its messages
+(an engine that takes no token prompts, e.g. OpenAI); the prefix then holds only if the
+template renders history the same way every turn (`prefix_consistent` says whether it did)."""
+
 
 class Model(BaseModel):
     """Base for protocol records: unknown keys are rejected so typos fail loudly."""
@@ -199,7 +207,12 @@ class Turn(Model):
     """One policy call: exactly what the engine saw and produced."""
 
     prompt_token_ids: list[int] | None = None
-    """Token ids of the whole prompt as the engine tokenized it (chat template applied)."""
+    """Token ids of the whole prompt as the engine saw it; left out (None) when
+    `prompt_length` points into the result's token view instead."""
+    prompt_length: int | None = None
+    """Set when the result has a token view: this turn's prompt is
+    `token_view.input_ids[:prompt_length]` (so a result grows linearly with its turns)."""
+    prompt_mode: PromptMode = "messages"
     completion_token_ids: list[int] | None = None
     completion_logprobs: list[float] | None = None
     """Logprob of each completion token under the policy that sampled it."""
@@ -262,6 +275,15 @@ class RolloutResult(Model):
     """Index of the first turn whose prompt broke the prefix, when `prefix_consistent` is
     False."""
     timing: Timing = Field(default_factory=Timing)
+
+    def prompt_token_ids(self, turn: int) -> list[int] | None:
+        """The whole prompt of `turns[turn]`, from the turn itself or from the token view."""
+        record = self.turns[turn]
+        if record.prompt_token_ids is not None:
+            return record.prompt_token_ids
+        if record.prompt_length is not None and self.token_view is not None:
+            return self.token_view.input_ids[: record.prompt_length]
+        return None
 
 
 class RolloutsRequest(Model):
