@@ -38,7 +38,14 @@ from gym_core.service import create_service_app
 from gym_core.settings import parse_settings
 from policy_clients.tool_calls import render_tool_call
 
-__all__ = ["CHATML_TEMPLATE", "ScriptedSettings", "create_app", "render_prompt", "tokenize"]
+__all__ = [
+    "CHATML_TEMPLATE",
+    "ScriptedSettings",
+    "create_app",
+    "detokenize",
+    "render_prompt",
+    "tokenize",
+]
 
 IM_START = 256
 IM_END = 257
@@ -101,6 +108,7 @@ def tokenize(text: str) -> list[int]:
 
 
 def detokenize(ids: list[int]) -> str:
+    """The text of byte-level ids (`tokenize` undone)."""
     markers = {IM_START: b"<|im_start|>", IM_END: b"<|im_end|>"}
     return b"".join(markers.get(i) or bytes([i]) for i in ids).decode(errors="replace")
 

@@ -42,7 +42,7 @@ from gym_core.settings import PolicyServerSettings, parse_settings
 from policy_clients.engines import make_engines
 from policy_clients.engines.base import Engine, EngineError
 from policy_clients.router import NoReplica, Replica, Router
-from policy_clients.token_prompts import TokenChats
+from policy_clients.token_prompts import TokenChats, chat_by_messages
 
 __all__ = ["create_app"]
 
@@ -187,7 +187,7 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
                 request, lambda engine: token_chats.complete(engine, body, continued)
             )
         if not body.get("stream"):
-            return await generate(request, lambda engine: engine.chat(body))
+            return await generate(request, lambda engine: chat_by_messages(engine, body))
         chunks = router.stream(
             request.headers.get(SESSION_HEADER), lambda engine: engine.chat_stream(body)
         )

@@ -40,7 +40,7 @@ from gym_core.protocol import PromptMode
 from policy_clients.engines.base import Engine, TokenPrompts, chat_completion
 from policy_clients.tool_calls import assistant_reply, fold_tools_into_text
 
-__all__ = ["TokenChat", "TokenChats"]
+__all__ = ["TokenChat", "TokenChats", "chat_by_messages"]
 
 log = logging.getLogger("rl_gym.policy")
 
@@ -163,12 +163,19 @@ class TokenChats:
         """From token ids where `engine` takes them, else from messages as usual."""
         tokens = engine.token_prompts
         if tokens is None:
-            return await engine.chat(request)
+            return await chat_by_messages(engine, request)
         chat = self._chats.get(id(engine))
         if chat is None:
             model = str(getattr(engine, "model", None) or "default")
             chat = self._chats[id(engine)] = TokenChat(tokens, model)
         return await chat.complete(request, prefix)
+
+
+async def chat_by_messages(engine: Engine, request: dict[str, Any]) -> dict[str, Any]:
+    """The engine's own chat completion, which says it rendered the messages."""
+    answer = await engine.chat(request)
+    answer.setdefault("prompt_mode", "messages")
+    return answer
 
 
 def _assistant(content: str) -> dict[str, Any]:
