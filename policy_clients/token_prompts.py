@@ -14,11 +14,13 @@ rendered after a fixed stand-in exchange whose ids are then cut off:
     render([user, assistant "a", *new], with the generation prompt)
       = <user turn> <assistant header> "a" <closing> <new messages> <generation prompt>
 
-`closing`, what the template writes after an assistant's content, is measured once per tool
-set as the common tail of two stand-in exchanges whose assistant content differs. A completion
-that ended itself already holds its start (the end-of-turn token); only the rest is added.
-A template this cannot measure gets the whole conversation rendered instead (`prompt_mode:
-messages`), with a warning.
+The same rendered with assistant "b" differs only in that one token, so the tail the two
+share is exactly what follows an assistant's content (the closing, e.g. `<|im_end|>\n`, then
+the new messages and the generation prompt). Two renderings that each end with the assistant
+would not do: some servers (llama.cpp's) treat a final assistant message as a prefill and leave
+it open. A completion that ended itself already holds the start of that tail (its end-of-turn
+token); only the rest is added. A template this cannot cut gets the whole conversation
+rendered instead (`prompt_mode: messages`), with a warning.
 
 Completions are parsed into assistant messages by `policy_clients.tool_calls` (the
 `<tool_call>{...}</tool_call>` form). Where the template knows nothing of tools (it renders the
@@ -28,6 +30,7 @@ model's template is, so that the model learns of them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -48,7 +51,7 @@ MAX_TOOL_SETS = 256
 """Template measurements remembered per engine (one per distinct tool set)."""
 _USER = {"role": "user", "content": "."}
 _CONTENTS = ("a", "b")
-"""Two stand-in assistant contents: what their renderings share at the end is the closing."""
+"""Two stand-in assistant contents: what their renderings share at the end follows them."""
 
 Messages = list[dict[str, Any]]
 Tools = list[dict[str, Any]] | None
@@ -62,9 +65,6 @@ class Frame:
     """The template ignores tools: RL Gym describes them in the messages instead."""
     user_ids: list[int]
     """The stand-in user turn alone (with what the template puts before it)."""
-    closing: list[int]
-    """What the template writes after an assistant's content; empty when it cannot be
-    measured (token prompts are then not built)."""
 
 
 class TokenChat:
@@ -104,19 +104,21 @@ class TokenChat:
         if not prefix.token_ids:
             return await self._ids(frame, messages, tools, generation=True), "tokens"
         new = messages[prefix.messages :]
-        rendered = await self._ids(
-            frame, [_USER, _assistant(_CONTENTS[0]), *new], tools, generation=True
+        first, second = await asyncio.gather(
+            *(
+                self._ids(frame, [_USER, _assistant(content), *new], tools, generation=True)
+                for content in _CONTENTS
+            )
         )
-        start = _closing_at(rendered, frame)
-        if start is None:
+        after = _after_the_assistant(first, second, frame.user_ids)
+        if after is None:
             log.warning(
                 "%s: the chat template does not render new messages after a past turn in a "
                 "way RL Gym can cut out; rendering the whole conversation",
                 self.model,
             )
             return await self._ids(frame, messages, tools, generation=True), "messages"
-        held = _held(prefix.token_ids, frame.closing)
-        return prefix.token_ids + rendered[start + held :], "tokens"
+        return prefix.token_ids + after[_held(prefix.token_ids, after) :], "tokens"
 
     async def _ids(
         self, frame: Frame, messages: Messages, tools: Tools, *, generation: bool
@@ -140,15 +142,8 @@ class TokenChat:
             told = await self.engine.chat_ids([_USER], tools, add_generation_prompt=False)
             untold = await self.engine.chat_ids([_USER], None, add_generation_prompt=False)
             fold = told == untold
-        draft = Frame(fold_tools=fold, user_ids=[], closing=[])
-        user_ids = await self._ids(draft, [_USER], tools, generation=False)
-        first, second = [
-            await self._ids(draft, [_USER, _assistant(content)], tools, generation=False)
-            for content in _CONTENTS
-        ]
-        if first[: len(user_ids)] != user_ids or second[: len(user_ids)] != user_ids:
-            return draft
-        return Frame(fold, user_ids, _common_tail(first[len(user_ids) :], second[len(user_ids) :]))
+        draft = Frame(fold_tools=fold, user_ids=[])
+        return Frame(fold, await self._ids(draft, [_USER], tools, generation=False))
 
 
 class TokenChats:
@@ -182,29 +177,26 @@ def _assistant(content: str) -> dict[str, Any]:
     return {"role": "assistant", "content": content}
 
 
-def _common_tail(first: list[int], second: list[int]) -> list[int]:
+def _after_the_assistant(
+    first: list[int], second: list[int], user_ids: list[int]
+) -> list[int] | None:
+    """What follows the stand-in assistant's content in both renderings, if they render the
+    stand-in user turn as measured and differ in the content."""
+    if first[: len(user_ids)] != user_ids or second[: len(user_ids)] != user_ids:
+        return None
     size = 0
-    while size < min(len(first), len(second)) and first[-1 - size] == second[-1 - size]:
+    limit = min(len(first), len(second)) - len(user_ids)
+    while size < limit and first[-1 - size] == second[-1 - size]:
         size += 1
+    if size == 0 or size == limit:
+        return None
     return first[len(first) - size :]
 
 
-def _closing_at(rendered: list[int], frame: Frame) -> int | None:
-    """Where the stand-in assistant's closing starts in `rendered`, if the stand-in renders
-    as measured."""
-    closing = frame.closing
-    if not closing or rendered[: len(frame.user_ids)] != frame.user_ids:
-        return None
-    for start in range(len(frame.user_ids), len(rendered) - len(closing) + 1):
-        if rendered[start : start + len(closing)] == closing:
-            return start
-    return None
-
-
-def _held(completion: list[int], closing: list[int]) -> int:
-    """How much of `closing` the ids already end with (a completion that ended itself holds
-    the end-of-turn token)."""
-    for size in range(len(closing), 0, -1):
-        if completion[-size:] == closing[:size]:
+def _held(completion: list[int], after: list[int]) -> int:
+    """How much of `after` the completion already ends with (one that ended itself holds the
+    end-of-turn token)."""
+    for size in range(min(len(after), len(completion)), 0, -1):
+        if completion[-size:] == after[:size]:
             return size
     return 0
