@@ -19,7 +19,13 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from agent_server.policy_control import PolicyControl
-from gym_core.chat_api import SESSION_HEADER, ChatCompletion, is_context_overflow
+from gym_core.chat_api import (
+    PREFIX_FIELD,
+    SESSION_HEADER,
+    ChatCompletion,
+    TokenPrefix,
+    is_context_overflow,
+)
 from gym_core.errors import ServiceError, ServiceRejected, ServiceTimeout, dropped
 from gym_core.http_client import HttpClient
 from gym_core.protocol import FailureKind, Message, SamplingParams, Task, ToolSchema, Turn
@@ -84,12 +90,16 @@ class PolicyClient:
         tools: list[ToolSchema],
         sampling: SamplingParams,
         episode_id: str,
+        prefix: TokenPrefix | None = None,
     ) -> tuple[Message, Turn]:
+        """One turn; with `prefix`, asked to continue the episode's token ids."""
         body: dict[str, Any] = {
             "model": self.model,
             "messages": wire_messages(messages),
             **sampling.model_dump(exclude_none=True),
         }
+        if prefix is not None:
+            body[PREFIX_FIELD] = prefix.model_dump()
         if tools:
             body["tools"] = _TOOLS.dump_python(tools, exclude_none=True)
         call = self.http.request_bytes(

@@ -65,6 +65,14 @@ TokenIdsSource = Literal["engine", "none"]
 """`engine`: ids and logprobs are exactly what the inference engine produced.
 `none`: the engine gives text only (e.g. OpenAI); no ids are invented."""
 
+PromptMode = Literal["tokens", "messages"]
+"""How a turn's prompt was built. `tokens`: from ids, by construction the previous turn's
+prompt and completion ids followed by the new messages' ids (the first turn: the opening
+messages rendered by the model's chat template), so the token view holds whatever the template
+does to history. `messages`: the engine rendered the whole conversation from its messages
+(an engine that takes no token prompts, e.g. OpenAI); the prefix then holds only if the
+template renders history the same way every turn (`prefix_consistent` says whether it did)."""
+
 
 class Model(BaseModel):
     """Base for protocol records: unknown keys are rejected so typos fail loudly."""
@@ -132,7 +140,17 @@ class ToolSchema(BaseModel):
 
 
 RESERVED_REQUEST_FIELDS = frozenset(
-    {"messages", "prompt", "tools", "model", "stream", "n", "logprobs", "return_token_ids"}
+    {
+        "messages",
+        "prompt",
+        "tools",
+        "model",
+        "stream",
+        "n",
+        "logprobs",
+        "return_token_ids",
+        "rl_gym_prefix",
+    }
 )
 """Keys of a chat request the agent sets itself: as sampling settings they would silently
 change what the engine sees while the record keeps the original conversation."""
@@ -226,7 +244,12 @@ class Turn(Model):
     """One policy call: exactly what the engine saw and produced."""
 
     prompt_token_ids: list[int] | None = None
-    """Token ids of the whole prompt as the engine tokenized it (chat template applied)."""
+    """Token ids of the whole prompt as the engine saw it; left out (None) when
+    `prompt_length` points into the result's token view instead."""
+    prompt_length: int | None = None
+    """Set when the result has a token view: this turn's prompt is
+    `token_view.input_ids[:prompt_length]` (so a result grows linearly with its turns)."""
+    prompt_mode: PromptMode = "messages"
     completion_token_ids: list[int] | None = None
     completion_logprobs: list[float] | None = None
     """Logprob of each completion token under the policy that sampled it."""
@@ -296,6 +319,15 @@ class RolloutResult(Model):
     """The sampling seed this sample ran with: derived from the request's seed, the task and
     the sample index, so a group is reproducible and its samples differ. None without a seed."""
     timing: Timing = Field(default_factory=Timing)
+
+    def prompt_token_ids(self, turn: int) -> list[int] | None:
+        """The whole prompt of `turns[turn]`, from the turn itself or from the token view."""
+        record = self.turns[turn]
+        if record.prompt_token_ids is not None:
+            return record.prompt_token_ids
+        if record.prompt_length is not None and self.token_view is not None:
+            return self.token_view.input_ids[: record.prompt_length]
+        return None
 
 
 class RolloutsRequest(Model):
