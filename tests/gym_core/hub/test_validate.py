@@ -20,13 +20,29 @@ def check(report: ValidationReport, name: str) -> tuple[str, str]:
     return found.status, "\n".join([found.summary, *found.problems])
 
 
+MATH_CHEATS_PAY = pytest.mark.xfail(
+    strict=True,
+    reason="math's cheat probes restate_question, restate_question_unboxed, echo_prompt and "
+    "several_boxes_right_last earn reward today; the math-grading branch (issue 11, item 6) "
+    "refuses them (tests/environments/test_cheats.py tracks each)",
+)
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # code plays ~1,500 sandboxed test runs
-@pytest.mark.parametrize("name", sorted(load_catalog(default_catalog_path()).envs))
+@pytest.mark.timeout(900)  # code plays ~1,900 sandboxed test runs
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=[MATH_CHEATS_PAY] if name == "math" else [])
+        for name in sorted(load_catalog(default_catalog_path()).envs)
+    ],
+)
 def test_every_catalog_environment_passes_validation(name: str) -> None:
     report = validate_env(load_config(default_catalog_path()), name)
     assert report.passed, report.explain()
     assert report.examples > 0
+    assert report.cheats_tried > 0
+    assert report.cheats_passed == report.cheats_tried
     assert report.verify_latency_ms is not None
 
 
