@@ -12,6 +12,9 @@ are. `shape` picks whose API it imitates, with that engine's documented token fi
   (`meta_info.input_token_logprobs` / `output_token_logprobs` as `[logprob, id, text]`);
 - `llamacpp`: its chat API with an `id` on every logprob entry, `/apply-template`, `/tokenize`;
 - `openai`: text and logprobs, no ids.
+
+With `record_requests`, it keeps every chat request it gets and shows them at `GET /requests`:
+for tests that check what a policy is sent.
 """
 
 from __future__ import annotations
@@ -85,6 +88,8 @@ class ScriptedSettings(BaseModel):
     policy_version: int | None = None
     """Report this policy version in every answer, as a trainer's live policy does."""
     rules: list[Rule] = Field(default_factory=lambda: [Rule(reply="\\boxed{0}")])
+    record_requests: bool = False
+    """Keep the body of every chat request for `GET /requests` (off: benchmarks send many)."""
 
 
 def tokenize(text: str) -> list[int]:
@@ -146,6 +151,7 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     settings = parse_settings(ScriptedSettings, raw_settings, "scripted engine settings")
     rules = [(re.compile(rule.match), rule) for rule in settings.rules]
     turns = [itertools.count() for _ in rules]
+    received: list[dict[str, Any]] = []
     app = create_service_app(settings.name)
 
     async def answer(role: str | None, content: str) -> Rule:
@@ -172,6 +178,8 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(request: Request) -> dict[str, Any] | StreamingResponse:
         body = orjson.loads(await request.body())
+        if settings.record_requests:
+            received.append(body)
         messages = body.get("messages") or []
         last = messages[-1] if messages else {}
         rule = await answer(last.get("role"), last.get("content") or "")
@@ -200,6 +208,11 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
             completion["prompt_token_ids"] = prompt_ids
             choice["token_ids"] = reply.ids
         return completion
+
+    @app.get("/requests")
+    async def requests() -> dict[str, list[dict[str, Any]]]:
+        """The chat requests received so far, oldest first (empty without `record_requests`)."""
+        return {"requests": received}
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> dict[str, Any]:
