@@ -16,6 +16,8 @@ are. `shape` picks whose API it imitates, with that engine's documented token fi
 
 With `drop_past_thinking`, the template rewrites history as Qwen3's does: past assistant
 messages are rendered without their `<think>...</think>` text.
+With `record_requests`, it keeps every chat request it gets and shows them at `GET /requests`:
+for tests that check what a policy is sent.
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ class ScriptedSettings(BaseModel):
     rules: list[Rule] = Field(default_factory=lambda: [Rule(reply="\\boxed{0}")])
     drop_past_thinking: bool = False
     """Render past assistant messages without their `<think>...</think>` text."""
+    record_requests: bool = False
+    """Keep the body of every chat request for `GET /requests` (off: benchmarks send many)."""
 
 
 def tokenize(text: str) -> list[int]:
@@ -186,6 +190,7 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     settings = parse_settings(ScriptedSettings, raw_settings, "scripted engine settings")
     rules = [(re.compile(rule.match), rule) for rule in settings.rules]
     turns = [itertools.count() for _ in rules]
+    received: list[dict[str, Any]] = []
     app = create_service_app(settings.name)
 
     def render(body: dict[str, Any]) -> str:
@@ -220,6 +225,8 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(request: Request) -> dict[str, Any] | StreamingResponse:
         body = orjson.loads(await request.body())
+        if settings.record_requests:
+            received.append(body)
         messages = body.get("messages") or []
         last = messages[-1] if messages else {}
         rule = await answer(last.get("role"), last.get("content") or "", body.get("seed"))
@@ -244,6 +251,11 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
             completion["prompt_token_ids"] = prompt_ids
             choice["token_ids"] = reply.ids
         return completion
+
+    @app.get("/requests")
+    async def requests() -> dict[str, list[dict[str, Any]]]:
+        """The chat requests received so far, oldest first (empty without `record_requests`)."""
+        return {"requests": received}
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> dict[str, Any]:

@@ -18,6 +18,10 @@ from typing import Any
 import orjson
 import pytest
 
+# Before anything imports Ray: its workers use this interpreter, not a `uv run` of their own
+# (see gym_core.launch.ray_cluster).
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+
 from gym_core.catalog import default_catalog_path
 from gym_core.config import GymConfig, deep_merge, load_config
 from gym_core.http_client import HttpClient
