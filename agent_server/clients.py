@@ -19,7 +19,13 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from agent_server.policy_control import PolicyControl
-from gym_core.chat_api import SESSION_HEADER, ChatCompletion
+from gym_core.chat_api import (
+    PREFIX_FIELD,
+    SESSION_HEADER,
+    ChatCompletion,
+    TokenPrefix,
+    is_context_overflow,
+)
 from gym_core.errors import ServiceError, ServiceRejected, ServiceTimeout, dropped
 from gym_core.http_client import HttpClient
 from gym_core.protocol import FailureKind, Message, SamplingParams, Task, ToolSchema, Turn
@@ -32,7 +38,7 @@ from gym_core.resources_api import (
 )
 from gym_core.service import field_errors
 
-__all__ = ["EpisodeFailure", "PolicyClient", "ResourcesClient", "wire_messages"]
+__all__ = ["ContextFull", "EpisodeFailure", "PolicyClient", "ResourcesClient", "wire_messages"]
 
 _MESSAGES = TypeAdapter(list[Message])
 _TOOLS = TypeAdapter(list[ToolSchema])
@@ -51,6 +57,10 @@ class EpisodeFailure(Exception):
         super().__init__(message)
         self.kind: FailureKind = kind
         self.message = message
+
+
+class ContextFull(Exception):
+    """The conversation outgrew the policy's context window: the episode is truncated."""
 
 
 class PolicyClient:
@@ -80,12 +90,16 @@ class PolicyClient:
         tools: list[ToolSchema],
         sampling: SamplingParams,
         episode_id: str,
+        prefix: TokenPrefix | None = None,
     ) -> tuple[Message, Turn]:
+        """One turn; with `prefix`, asked to continue the episode's token ids."""
         body: dict[str, Any] = {
             "model": self.model,
             "messages": wire_messages(messages),
             **sampling.model_dump(exclude_none=True),
         }
+        if prefix is not None:
+            body[PREFIX_FIELD] = prefix.model_dump()
         if tools:
             body["tools"] = _TOOLS.dump_python(tools, exclude_none=True)
         call = self.http.request_bytes(
@@ -95,6 +109,10 @@ class PolicyClient:
             answer = await self._unpaused_timeout(asyncio.ensure_future(call))
         except ServiceTimeout as error:
             raise EpisodeFailure("policy_timeout", str(error)) from None
+        except ServiceRejected as error:
+            if is_context_overflow(str(error)):
+                raise ContextFull(str(error)) from None
+            raise EpisodeFailure("policy_error", str(error)) from None
         except ServiceError as error:
             raise EpisodeFailure("policy_error", str(error)) from None
         try:

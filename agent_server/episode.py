@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import orjson
 from pydantic import JsonValue
 
-from agent_server.clients import EpisodeFailure, PolicyClient, ResourcesClient
+from agent_server.clients import ContextFull, EpisodeFailure, PolicyClient, ResourcesClient
+from gym_core.chat_api import TokenPrefix
 from gym_core.errors import ServiceError
 from gym_core.protocol import (
     Failure,
@@ -56,9 +57,15 @@ class Episode:
     tool_calls: int = 0
     tool_errors: int = 0
     started: float | None = None
+    truncated_by: str | None = None
+    """Why a truncated episode stopped: `max_turns`, `length` (the turn's token limit) or
+    `context` (the conversation outgrew the policy's context window)."""
 
     def __post_init__(self) -> None:
         self.messages = self.task.messages()
+
+    messages_in_ids: int = 0
+    """How many messages the last turn's prompt and completion ids hold."""
 
     async def run(self) -> RolloutResult:
         self.started = time.perf_counter()
@@ -92,14 +99,21 @@ class Episode:
         for _ in range(self.max_turns):
             self._check_fresh(self.policy.control.version)
             policy_started = time.perf_counter()
-            message, turn = await self.policy.complete(
-                self.messages, tools, self.sampling, self.episode_id
-            )
-            self.timing.policy_s += time.perf_counter() - policy_started
+            try:
+                message, turn = await self.policy.complete(
+                    self.messages, tools, self.sampling, self.episode_id, self._token_prefix()
+                )
+            except ContextFull:
+                self.truncated_by = "context"
+                return "truncated"
+            finally:
+                self.timing.policy_s += time.perf_counter() - policy_started
             self.messages.append(message)
             self.turns.append(turn)
+            self.messages_in_ids = len(self.messages)
             self._check_fresh(turn.policy_version)
             if turn.finish_reason == "length":
+                self.truncated_by = "length"
                 return "truncated"
             if message.tool_calls:
                 tools_started = time.perf_counter()
@@ -113,6 +127,7 @@ class Episode:
                     self.messages.extend(reply.messages)
                     continue
             return "completed"
+        self.truncated_by = "max_turns"
         return "truncated"
 
     def _check_fresh(self, version: int) -> None:
@@ -127,6 +142,19 @@ class Episode:
                 f"the policy is at version {version}, more than max_staleness="
                 f"{self.max_staleness} versions after this episode's first turn ({oldest})",
             )
+
+    def _token_prefix(self) -> TokenPrefix | None:
+        """What the next prompt continues: the last turn's prompt and completion ids, which
+        hold the messages up to its assistant message. None once a turn came without ids."""
+        if not self.turns:
+            return TokenPrefix()
+        last = self.turns[-1]
+        if last.prompt_token_ids is None or last.completion_token_ids is None:
+            return None
+        return TokenPrefix(
+            token_ids=last.prompt_token_ids + last.completion_token_ids,
+            messages=self.messages_in_ids,
+        )
 
     async def _run_tool(self, session_id: str, call: ToolCall, tool_names: set[str]) -> Message:
         self.tool_calls += 1
@@ -174,7 +202,7 @@ class Episode:
             group_id=self.group_id,
             sample_index=self.sample_index,
             messages=self.messages,
-            turns=self.turns,
+            turns=prefix.turns,
             reward=reward,
             reward_components=reward_components,
             metrics={
@@ -182,6 +210,7 @@ class Episode:
                 "num_turns": len(self.turns),
                 "num_tool_calls": self.tool_calls,
                 "num_tool_errors": self.tool_errors,
+                **({"truncated_by": self.truncated_by} if status == "truncated" else {}),
             },
             status=status,
             failure=failure,

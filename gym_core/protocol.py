@@ -18,13 +18,15 @@ from gym_core.nemo_rows import is_nemo_row, task_fields_from_nemo_row
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 
-BatchId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
-"""A trainer's name for a batch: letters, digits and `._:-`, so it fits in a URL path."""
+SafeId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
+"""A name a trainer gives (a batch, a group): letters, digits and `._:-`, so that it fits in
+a URL path and an HTTP header."""
 
 RolloutStatus = Literal["completed", "truncated", "failed"]
 """`completed`: the episode ended as the environment intended (a final answer, or the
-environment had nothing more to say). `truncated`: it was cut short by `max_turns` or by the
-policy hitting its token limit; it is still verified. `failed`: something other than the policy
+environment had nothing more to say). `truncated`: it was cut short by `max_turns`, by the
+policy hitting its token limit, or by the conversation outgrowing the policy's context window
+(`metrics.truncated_by` says which); it is still verified. `failed`: something other than the policy
 broke (see `Failure`); its reward is not a judgement of the policy and must not be trained on
 as one."""
 
@@ -62,6 +64,14 @@ policy versions after its first (the partial trajectory comes back);
 TokenIdsSource = Literal["engine", "none"]
 """`engine`: ids and logprobs are exactly what the inference engine produced.
 `none`: the engine gives text only (e.g. OpenAI); no ids are invented."""
+
+PromptMode = Literal["tokens", "messages"]
+"""How a turn's prompt was built. `tokens`: from ids, by construction the previous turn's
+prompt and completion ids followed by the new messages' ids (the first turn: the opening
+messages rendered by the model's chat template), so the token view holds whatever the template
+does to history. `messages`: the engine rendered the whole conversation from its messages
+(an engine that takes no token prompts, e.g. OpenAI); the prefix then holds only if the
+template renders history the same way every turn (`prefix_consistent` says whether it did)."""
 
 
 class Model(BaseModel):
@@ -129,6 +139,23 @@ class ToolSchema(BaseModel):
     function: FunctionSchema
 
 
+RESERVED_REQUEST_FIELDS = frozenset(
+    {
+        "messages",
+        "prompt",
+        "tools",
+        "model",
+        "stream",
+        "n",
+        "logprobs",
+        "return_token_ids",
+        "rl_gym_prefix",
+    }
+)
+"""Keys of a chat request the agent sets itself: as sampling settings they would silently
+change what the engine sees while the record keeps the original conversation."""
+
+
 class SamplingParams(BaseModel):
     """Sampling settings passed to the engine; unknown keys (top_k, min_p, ...) pass through."""
 
@@ -139,6 +166,16 @@ class SamplingParams(BaseModel):
     max_tokens: Annotated[int, Field(ge=1)] | None = None
     stop: str | list[str] | None = None
     seed: int | None = None
+
+    @model_validator(mode="after")
+    def _no_request_fields(self) -> SamplingParams:
+        taken = sorted(RESERVED_REQUEST_FIELDS & set(self.model_extra or {}))
+        if taken:
+            raise ValueError(
+                f"{', '.join(taken)}: not a sampling setting (the agent sets it from the "
+                "episode; a task's conversation goes in `prompt`, its tools in `tools`)"
+            )
+        return self
 
     def merged(self, override: SamplingParams | None) -> SamplingParams:
         """These settings with every field that `override` sets replacing ours."""
@@ -207,7 +244,12 @@ class Turn(Model):
     """One policy call: exactly what the engine saw and produced."""
 
     prompt_token_ids: list[int] | None = None
-    """Token ids of the whole prompt as the engine tokenized it (chat template applied)."""
+    """Token ids of the whole prompt as the engine saw it; left out (None) when
+    `prompt_length` points into the result's token view instead."""
+    prompt_length: int | None = None
+    """Set when the result has a token view: this turn's prompt is
+    `token_view.input_ids[:prompt_length]` (so a result grows linearly with its turns)."""
+    prompt_mode: PromptMode = "messages"
     completion_token_ids: list[int] | None = None
     completion_logprobs: list[float] | None = None
     """Logprob of each completion token under the policy that sampled it."""
@@ -278,6 +320,15 @@ class RolloutResult(Model):
     the sample index, so a group is reproducible and its samples differ. None without a seed."""
     timing: Timing = Field(default_factory=Timing)
 
+    def prompt_token_ids(self, turn: int) -> list[int] | None:
+        """The whole prompt of `turns[turn]`, from the turn itself or from the token view."""
+        record = self.turns[turn]
+        if record.prompt_token_ids is not None:
+            return record.prompt_token_ids
+        if record.prompt_length is not None and self.token_view is not None:
+            return self.token_view.input_ids[: record.prompt_length]
+        return None
+
 
 class RolloutsRequest(Model):
     """Body of `POST /v1/rollouts`."""
@@ -289,7 +340,7 @@ class RolloutsRequest(Model):
     stream: bool = False
     """True: NDJSON, one result per line as each finishes. False: all results at once,
     ordered by task then sample index."""
-    batch_id: BatchId | None = None
+    batch_id: SafeId | None = None
     """The trainer's name for this batch, so that it can cancel it
     (`POST /v1/rollouts/{batch_id}/cancel`); unique among the batches running."""
     max_staleness: Annotated[int, Field(ge=0)] | None = None
@@ -302,7 +353,7 @@ class RolloutRequest(Model):
 
     task: Task
     sample_index: Annotated[int, Field(ge=0)] = 0
-    group_id: str | None = None
+    group_id: SafeId | None = None
     """Join an existing group (e.g. when resuming); a new one is made when absent."""
     sampling: SamplingParams | None = None
 

@@ -1,6 +1,8 @@
 """The policy server: an OpenAI-compatible gateway in front of the inference engines.
 
-    POST /v1/chat/completions   chat request -> chat.completion (or SSE chunks) with token ids
+    POST /v1/chat/completions   chat request -> chat.completion (or SSE chunks) with token ids;
+                                with `rl_gym_prefix`, generated from token ids where the
+                                engine takes them (`policy_clients.token_prompts`)
     POST /v1/completions        text or token-id prompt -> text_completion with token ids
     GET  /v1/models
     POST /admin/policy_version  {"version": N}: the weights are now version N
@@ -27,10 +29,10 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.exceptions import HTTPException
 
-from gym_core.chat_api import SESSION_HEADER
+from gym_core.chat_api import PREFIX_FIELD, SESSION_HEADER, TokenPrefix
 from gym_core.errors import (
     ServiceFailed,
     ServiceRejected,
@@ -44,6 +46,7 @@ from gym_core.settings import PolicyServerSettings, parse_settings
 from policy_clients.engines import make_engines
 from policy_clients.engines.base import Engine, EngineError
 from policy_clients.router import NoReplica, Replica, Router
+from policy_clients.token_prompts import TokenChats, chat_by_messages
 
 __all__ = ["create_app"]
 
@@ -64,6 +67,29 @@ class ChatShape(BaseModel):
 
     messages: Annotated[list[_Role], Field(min_length=1)]
     stream: bool = False
+    rl_gym_prefix: TokenPrefix | None = None
+
+    @model_validator(mode="after")
+    def _prefix_ends_at_an_assistant_message(self) -> ChatShape:
+        prefix = self.rl_gym_prefix
+        if prefix is None:
+            return self
+        if bool(prefix.token_ids) != bool(prefix.messages):
+            raise ValueError(
+                f"{PREFIX_FIELD}: token_ids and messages are both empty (the first turn) or "
+                "both set"
+            )
+        if prefix.messages > len(self.messages):
+            raise ValueError(
+                f"{PREFIX_FIELD}.messages: {prefix.messages} is more than the "
+                f"{len(self.messages)} messages sent"
+            )
+        if prefix.messages and self.messages[prefix.messages - 1].role != "assistant":
+            raise ValueError(
+                f"{PREFIX_FIELD}.messages: the ids must end with an assistant message, and "
+                f"message {prefix.messages - 1} is {self.messages[prefix.messages - 1].role!r}"
+            )
+        return self
 
 
 class CompletionShape(BaseModel):
@@ -147,6 +173,7 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
         sticky_ttl_s=settings.sticky_ttl_s,
     )
     gate = Gate()
+    token_chats = TokenChats()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -172,8 +199,14 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
         body = _parse(await request.body(), ChatShape)
+        prefix = body.pop(PREFIX_FIELD, None)
+        if prefix is not None and not body.get("stream"):
+            continued = TokenPrefix.model_validate(prefix)
+            return await generate(
+                request, lambda engine: token_chats.complete(engine, body, continued)
+            )
         if not body.get("stream"):
-            return await generate(request, lambda engine: engine.chat(body))
+            return await generate(request, lambda engine: chat_by_messages(engine, body))
         chunks = router.stream(
             request.headers.get(SESSION_HEADER), lambda engine: engine.chat_stream(body)
         )

@@ -36,7 +36,7 @@ from gym_core.resources_api import (
 )
 from gym_core.service import create_service_app, json_response
 from gym_core.settings import ResourcesServerSettings, SessionShards, parse_settings
-from resources_server.base import ResourcesServer, ToolError, Trajectory, Verdict
+from resources_server.base import ResourcesServer, ToolError, Trajectory, Verdict, VerifyTimeout
 from resources_server.cpu_pool import CallFailed, CpuPool, CpuTimeExceeded, WorkerLost
 from resources_server.sandbox import SandboxError
 from resources_server.sessions import LocalSessions, Session, SessionStore, UnknownSession
@@ -170,6 +170,8 @@ def build_app(
             return _verified(await server.verify(session.task, trajectory, session.state))
         except CpuTimeExceeded as error:
             return _failed(metrics, "verify_timeout", f"verification {error}")
+        except VerifyTimeout as error:
+            return _failed(metrics, "verify_timeout", str(error))
         except SandboxError as error:
             return _failed(metrics, "sandbox_error", f"the sandbox failed: {error}")
         except (CallFailed, WorkerLost) as error:
