@@ -25,7 +25,12 @@ __all__ = ["HttpEngineKind", "OpenAIHttpEngine", "detect_kind"]
 log = logging.getLogger("rl_gym.policy")
 
 HttpEngineKind = Literal["vllm", "sglang", "llamacpp", "openai"]
-_OWNERS: dict[str, HttpEngineKind] = {"vllm": "vllm", "sglang": "sglang", "llamacpp": "llamacpp"}
+_OWNERS: dict[str, HttpEngineKind] = {
+    "vllm": "vllm",
+    "rl-gym-live": "vllm",
+    "sglang": "sglang",
+    "llamacpp": "llamacpp",
+}
 
 
 async def detect_kind(http: HttpClient, base_url: str) -> tuple[HttpEngineKind, str | None]:
