@@ -29,6 +29,7 @@ from typing import Any
 import uvicorn
 
 from gym_core.launch.local import listen
+from gym_core.service import SERVER_KEEPALIVE_S
 from policy_clients.chat_template import ChatTemplate
 from trainers.live_api import LiveState, create_live_app
 from trainers.live_engine import DEFAULT_BATCH_WINDOW_S, LiveEngine, WeightsGate
@@ -100,6 +101,7 @@ class LivePolicy:
             log_level="warning",
             access_log=False,
             ws="none",
+            timeout_keep_alive=SERVER_KEEPALIVE_S,
             timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )
         self._server = uvicorn.Server(config)
