@@ -10,9 +10,16 @@ rollout endpoint and tells the endpoint the new policy version after each optimi
 
 from __future__ import annotations
 
+import os
+
+# TRY NOT TO MODIFY: torch's OpenMP threads sleep while they wait instead of spinning (on a busy
+# CPU, spinning made forwards ~10x slower); set before torch is imported. And TRL marks
+# `rollout_func` experimental.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+
 import argparse
 import contextlib
-import os
 import random
 import re
 import shutil
@@ -22,8 +29,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Any
-
-os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental
 
 import torch
 from trl import GRPOConfig, GRPOTrainer
@@ -46,10 +51,10 @@ class Args:
     """longest answer, in tokens"""
     learning_rate: float = 2e-5
     """AdamW's learning rate"""
-    held_out: int = 20
-    """additions kept out of training, to evaluate on before and after"""
+    held_out: int = 30
+    """single-digit additions kept out of training, for evaluation"""
     seed: int = 0
-    """seeds the task split, torch and TRL"""
+    """seeds torch and TRL"""
 
 
 def parse_args() -> Args:
@@ -61,18 +66,19 @@ def parse_args() -> Args:
     return Args(**vars(parser.parse_args()))
 
 
-def addition_tasks() -> list[dict[str, Any]]:
-    """Every single-digit addition, as tasks of RL Gym's math environment."""
-    return [
-        {
-            "id": f"add-{a}-{b}",
-            "env": "math",
-            "prompt": f"What is {a} + {b}? Put only the final number in \\boxed{{}}.",
-            "answer": str(a + b),
-        }
-        for a in range(10)
-        for b in range(10)
-    ]
+# THE TASKS: the same as examples/grpo_torch.py's, split the same way, so the runs compare.
+def addition(a: int, b: int) -> dict[str, Any]:
+    prompt = f"What is {a} + {b}?\n\nPut your final answer in \\boxed{{}}."
+    return {"id": f"add-{a}-{b}", "env": "math", "prompt": prompt, "answer": str(a + b)}
+
+
+def split_tasks(held_out: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """All 100 single-digit additions: training tasks, then the held-out ones (the same on
+    every run, whatever `--seed`)."""
+    pairs = [(a, b) for a in range(10) for b in range(10)]
+    random.Random(0).shuffle(pairs)
+    tasks = [addition(a, b) for a, b in pairs]
+    return tasks[held_out:], tasks[:held_out]
 
 
 @contextlib.contextmanager
@@ -96,28 +102,26 @@ def gym_serve(env: str, policy_url: str) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def held_out_reward(endpoint: str, tasks: list[dict[str, Any]], max_tokens: int) -> float:
-    """Mean reward of one greedy answer to each task (failed samples left out)."""
+def evaluate(endpoint: str, tasks: list[dict[str, Any]], max_tokens: int) -> float:
+    """Share of `tasks` answered correctly, greedily; a failed rollout counts as wrong here,
+    so that an evaluation never looks better because some of it broke."""
     with RolloutClient(endpoint) as client:
         results = client.rollouts(tasks, sampling={"temperature": 0, "max_tokens": max_tokens})
-    rewards = [r.reward for r in results if r.status != "failed" and r.reward is not None]
-    return sum(rewards) / max(len(rewards), 1)
+    return sum(result.reward or 0.0 for result in results) / len(results)
 
 
 def main(args: Args) -> list[float]:
-    # TRY NOT TO MODIFY: seeding and the task split
+    # TRY NOT TO MODIFY: seeding
     random.seed(args.seed)
     torch.manual_seed(args.seed)
-    tasks = addition_tasks()
-    random.Random(args.seed).shuffle(tasks)
-    evaluation, training = tasks[: args.held_out], tasks[args.held_out :]
+    training, evaluation = split_tasks(args.held_out)
 
     model, tokenizer = load_smollm2()
     policy = LivePolicy(model, tokenizer, host="127.0.0.1")
     try:
         with gym_serve("math", policy.url) as endpoint:
-            before = held_out_reward(endpoint, evaluation, args.max_tokens)
-            print(f"held-out reward before: {before:.2f}", flush=True)
+            before = evaluate(endpoint, evaluation, args.max_tokens)
+            print(f"held-out accuracy before training: {before:.2f}", flush=True)
 
             # ALGO LOGIC: TRL's GRPO, with RL Gym as its rollout function
             gym = trl_rollouts(endpoint, training, policy=policy)
@@ -152,7 +156,7 @@ def main(args: Args) -> list[float]:
             minutes = (time.perf_counter() - started) / 60
             gym.close()
 
-            after = held_out_reward(endpoint, evaluation, args.max_tokens)
+            after = evaluate(endpoint, evaluation, args.max_tokens)
     finally:
         policy.close()
 

@@ -63,9 +63,10 @@ class TrainingTokens:
 def training_tokens(result: RolloutResult) -> TrainingTokens | None:
     """The exact tokens of `result`, or None when it has no token view."""
     view = result.token_view
-    if view is None or not result.turns or result.turns[0].prompt_token_ids is None:
+    first_prompt = result.prompt_token_ids(0) if result.turns else None
+    if view is None or first_prompt is None:
         return None
-    split = len(result.turns[0].prompt_token_ids)
+    split = len(first_prompt)
     return TrainingTokens(
         prompt_ids=view.input_ids[:split],
         completion_ids=view.input_ids[split:],

@@ -50,11 +50,10 @@ def test_a_tool_call_splits_at_the_first_prompt_and_masks_the_tool_output(
     assert tokens is not None
     assert is_trainable(result)
     first, second = result.turns
-    assert tokens.prompt_ids == first.prompt_token_ids
+    first_prompt, second_prompt = result.prompt_token_ids(0), result.prompt_token_ids(1)
+    assert tokens.prompt_ids == first_prompt
     # completion: turn 1's tokens, then the tool output (and next prompt header), then turn 2's
-    tool_part = second.prompt_token_ids[
-        len(first.prompt_token_ids) + len(first.completion_token_ids) :
-    ]
+    tool_part = second_prompt[len(first_prompt) + len(first.completion_token_ids) :]
     assert (
         tokens.completion_ids
         == first.completion_token_ids + tool_part + second.completion_token_ids

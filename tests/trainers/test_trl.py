@@ -92,7 +92,7 @@ def test_repeated_prompts_become_groups_of_their_tasks(gym: TrlRollouts) -> None
     # the tool call's episode: a tool output inside the completion, masked
     first = gym.last_results[0]
     assert len(first.turns) == 2
-    assert batch["prompt_ids"][0] == first.turns[0].prompt_token_ids
+    assert batch["prompt_ids"][0] == first.prompt_token_ids(0)
     assert 0 in batch["env_mask"][0]
     assert sum(batch["env_mask"][0]) == sum(len(t.completion_token_ids) for t in first.turns)
     # a single turn: all of the completion is the policy's
@@ -244,7 +244,7 @@ def test_grpo_trainer_trains_smollm2_through_the_live_policy_and_gym_serve_math(
     ):
         assert result.status != "failed", result.failure
         [turn] = result.turns
-        assert prompt == turn.prompt_token_ids
+        assert prompt == result.prompt_token_ids(0)
         assert completion == turn.completion_token_ids
         assert 1 <= len(completion) <= 16
         assert mask == [1] * len(completion)
