@@ -161,11 +161,11 @@ def main(args: Args) -> list[float]:
         policy.close()
 
     curve = [entry["reward"] for entry in trainer.state.log_history if "reward" in entry]
-    print("step  mean reward")
+    print("step  mean training reward")
     for step, reward in enumerate(curve, start=1):
         print(f"{step:4d}  {reward:.2f}")
     print(
-        f"held-out reward: {before:.2f} before, {after:.2f} after ({minutes:.1f} min of training)"
+        f"held-out accuracy: {before:.2f} -> {after:.2f} in {args.steps} steps ({minutes:.1f} min)"
     )
     return curve
 
