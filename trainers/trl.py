@@ -108,6 +108,10 @@ class PolicySync(TrainerCallback):  # type: ignore[misc]
     def on_train_begin(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **_: Any
     ) -> None:
+        """Start both at the trainer's step (not 0 when it resumes from a checkpoint)."""
+        if self._policy is not None:
+            with self._policy.weights_update(version=state.global_step):
+                pass
         self._client.set_policy_version(state.global_step)
 
     def on_pre_optimizer_step(
