@@ -21,6 +21,7 @@ import argparse
 import ast
 import asyncio
 import inspect
+import itertools
 import json
 import random
 import statistics
@@ -74,10 +75,10 @@ class Args:
 def parse_args() -> Args:
     """`Args` as command-line flags, each field's docstring as its help."""
     docs: dict[str, str] = {}
-    body = ast.parse(inspect.getsource(Args)).body[0].body  # type: ignore[attr-defined]
-    for field_node, doc_node in zip(body, body[1:]):
+    body = ast.parse(inspect.getsource(Args)).body[0].body
+    for field_node, doc_node in itertools.pairwise(body):
         if isinstance(field_node, ast.AnnAssign) and isinstance(doc_node, ast.Expr):
-            docs[field_node.target.id] = doc_node.value.value  # type: ignore[union-attr]
+            docs[field_node.target.id] = doc_node.value.value
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for field in fields(Args):
         flag = "--" + field.name.replace("_", "-")
@@ -127,7 +128,9 @@ def advantages(results: list[RolloutResult]) -> list[tuple[RolloutResult, float]
         if len(group) < 2 or len(set(rewards)) == 1:
             continue
         mean, std = statistics.fmean(rewards), statistics.pstdev(rewards)
-        scored += [(result, (reward - mean) / std) for result, reward in zip(group, rewards)]
+        scored += [
+            (result, (reward - mean) / std) for result, reward in zip(group, rewards, strict=True)
+        ]
     return scored
 
 

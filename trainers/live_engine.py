@@ -180,8 +180,8 @@ class LiveEngine:
                     rows = self._step(rows, jobs, arrived)
                 except Exception as error:  # the model failed: fail the batch, keep serving
                     log.exception("live policy: a generation step failed")
-                    for job in [*jobs, *arrived]:
-                        if job.future.set_running_or_notify_cancel():
+                    for job in [*jobs, *arrived]:  # a job may be in both: answer it once
+                        if not job.future.done() and job.future.set_running_or_notify_cancel():
                             job.future.set_exception(error)
                     jobs.clear()
                     rows = None
