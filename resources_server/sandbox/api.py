@@ -80,9 +80,10 @@ class RunResult(BaseModel):
     timed_out: bool = False
     """The program used up its CPU time or the wall-clock bound."""
     wall_clock_stopped: bool = False
-    """It was stopped by the wall-clock backstop before its CPU time ran out: it waited (for
-    a core on a busy machine, or asleep) rather than computed, so it judges nothing about the
-    program; a verifier must not score it."""
+    """It was stopped by the wall-clock backstop having used less CPU time, all its processes
+    together, than one process may: it waited (for a core on a busy machine, or asleep) rather
+    than computed, so the run judges nothing about the program; a verifier must not score it.
+    (A sleeping program is therefore not scored either: it earns nothing, but loses nothing.)"""
     out_of_memory: bool = False
     """An allocation failed (Python's `MemoryError`) or the engine's OOM killer struck."""
     output_truncated: bool = False

@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 __all__ = ["Finished", "data_fd", "kill_group", "run_process"]
@@ -33,6 +34,8 @@ class Finished:
     stderr: bytes
     wall_time_s: float
     cpu_time_s: float
+    """User plus system time of the run: its reaped processes, or, when the wall clock stopped
+    it, every process that was running then, whichever is more."""
     stopped_for: Literal["wall_time", "output"] | None
     output_truncated: bool
 
@@ -130,11 +133,13 @@ async def run_process(
         _Capture(process.stderr.fileno(), output_limit, stop_for_output),
     ]
     reaped = False
+    running_cpu_s = 0.0
     try:
         try:
             await asyncio.wait_for(asyncio.shield(exited), wall_time_s)
         except TimeoutError:
             stopped_for = stopped_for or "wall_time"
+            running_cpu_s = tree_cpu_s(process.pid)  # before the kill takes them away
             stop_child(process.pid)
             await exited
         _, status, usage = os.wait4(process.pid, 0)  # noqa: ASYNC222 (it has exited)
@@ -163,10 +168,28 @@ async def run_process(
         stdout=bytes(outputs[0].data),
         stderr=bytes(outputs[1].data),
         wall_time_s=elapsed,
-        cpu_time_s=usage.ru_utime + usage.ru_stime,
+        cpu_time_s=max(usage.ru_utime + usage.ru_stime, running_cpu_s),
         stopped_for=stopped_for,
         output_truncated=any(output.truncated for output in outputs),
     )
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by `pid` and every live descendant (from /proc): what a run
+    stopped by the wall clock computed, many processes included, which rusage would miss
+    (the kill takes them before anyone waits for them)."""
+    total_ticks = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total_ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue  # it exited meanwhile
+    return total_ticks / os.sysconf("SC_CLK_TCK")
 
 
 def kill_group(pid: int) -> None:

@@ -50,7 +50,14 @@ def result_of(finished: Finished, limits: Limits) -> RunResult:
         finished.exit_code in CPU_SIGNALS
         and finished.cpu_time_s >= CPU_ACCOUNTING_SLACK * limits.cpu_time_s
     )
-    wall_clock_stopped = finished.stopped_for == "wall_time" and not cpu_spent
+    # Stopped by the wall clock having computed less than one process's budget in all: it
+    # waited (for a core, or asleep). Many processes that computed more (a fork bomb) did
+    # not wait: that is the program's timeout.
+    wall_clock_stopped = (
+        finished.stopped_for == "wall_time"
+        and not cpu_spent
+        and finished.cpu_time_s < limits.cpu_time_s
+    )
     stderr = decode(finished.stderr)
     return RunResult(
         stdout=decode(finished.stdout),
@@ -58,7 +65,7 @@ def result_of(finished: Finished, limits: Limits) -> RunResult:
         exit_code=finished.exit_code,
         wall_time_s=finished.wall_time_s,
         cpu_time_s=finished.cpu_time_s,
-        timed_out=cpu_spent or wall_clock_stopped,
+        timed_out=cpu_spent or finished.stopped_for == "wall_time",
         wall_clock_stopped=wall_clock_stopped,
         out_of_memory=out_of_memory(finished.exit_code, stderr),
         output_truncated=finished.output_truncated,

@@ -110,7 +110,9 @@ def test_a_multi_turn_tool_episode_is_one_token_sequence() -> None:
         "id": "tools",
         "env": "echo",
         "prompt": "Use the tools to add 2 and 3.",
-        "sampling": {"tool_choice": "required", "temperature": 0.7, "max_tokens": 48, "seed": 1},
+        "sampling": {"tool_choice": "required", "temperature": 0.7, "max_tokens": 48, "seed": 3},
+        # A seed whose three forced calls each fit in 48 tokens (the agent derives the
+        # sample's own seed from it).
     }
     with gym_stack(["echo"], [], envs={"echo": {"agent": {"max_turns": 3}}}) as running:
 
