@@ -14,6 +14,7 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from agent_server.clients import PolicyClient, ResourcesClient
 from agent_server.episode import Episode
@@ -54,18 +55,23 @@ class Batch:
     id: str | None
     max_staleness: int | None = None
     samples: list[asyncio.Task[RolloutResult]] = field(default_factory=list)
+    started: set[asyncio.Task[Any]] = field(default_factory=set)
+    """Samples whose coroutine has begun: only those can catch a cancellation (a task
+    cancelled before its first step would end without a result)."""
     cancelled: bool = False
 
     def cancel(self) -> int:
         """Cancel every sample still running or waiting; how many there were (0 the second
-        time: a sample closing its session is not interrupted again)."""
+        time: a sample closing its session is not interrupted again). A sample that has not
+        begun yet sees `cancelled` when it does."""
         if self.cancelled:
             return 0
         self.cancelled = True
-        running = [sample for sample in self.samples if not sample.done()]
-        for sample in running:
-            sample.cancel()
-        return len(running)
+        left = [sample for sample in self.samples if not sample.done()]
+        for sample in left:
+            if sample in self.started:
+                sample.cancel()
+        return len(left)
 
 
 class RolloutRunner:
@@ -117,12 +123,18 @@ class RolloutRunner:
             resources=self.resources[task.env],
             max_staleness=batch.max_staleness if batch else None,
         )
+        if batch is not None:
+            batch.started.add(asyncio.current_task())  # type: ignore[arg-type]
         try:
+            if batch is not None and batch.cancelled:
+                raise asyncio.CancelledError  # cancelled before it began
             result = await self._run(episode)
         except asyncio.CancelledError:
             if batch is None or not batch.cancelled:
                 raise
-            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            this = asyncio.current_task()
+            if this is not None and this.cancelling():
+                this.uncancel()
             message = f"the trainer cancelled batch {batch.id!r}"
             result = episode.failed(Failure(kind="cancelled", message=message))
         if result.failure is not None:
