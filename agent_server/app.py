@@ -1,8 +1,13 @@
 """The agent server: the one rollout endpoint a trainer talks to.
 
-POST /v1/rollouts   RolloutsRequest -> RolloutsResponse, or NDJSON when `stream` is true
-POST /v1/rollout    RolloutRequest  -> RolloutResult
-GET  /v1/envs       -> [EnvInfo]
+POST /v1/rollouts                    RolloutsRequest -> RolloutsResponse, or NDJSON when `stream`
+POST /v1/rollouts/{batch_id}/cancel  end a running batch's samples as `cancelled`
+POST /v1/rollout                     RolloutRequest  -> RolloutResult
+GET  /v1/envs                        -> [EnvInfo]
+GET  /v1/policy                      -> PolicyState (version, paused, in flight, engines)
+POST /v1/policy/version              {"version": N}: every later turn records N
+POST /v1/policy/pause                new generations wait; answers once running ones finish
+POST /v1/policy/resume               {"version"?: N}: generations go on
 """
 
 from __future__ import annotations
@@ -11,20 +16,29 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
+from starlette.exceptions import HTTPException
 
-from agent_server.runner import RolloutRunner
+from agent_server.runner import BatchRunning, RolloutRunner
 from gym_core.config import unknown_name_message
-from gym_core.http_client import HttpClient
+from gym_core.errors import ServiceError
+from gym_core.http_client import PROCESSED_HEADER, HttpClient
 from gym_core.protocol import (
+    CancelledBatch,
     EnvInfo,
+    PausePolicy,
+    PolicyState,
+    ResumePolicy,
     RolloutRequest,
     RolloutResult,
     RolloutsRequest,
     RolloutsResponse,
+    SetPolicyVersion,
     Task,
+    summarize_groups,
 )
 from gym_core.service import create_service_app, json_response
 from gym_core.settings import AgentServerSettings, parse_settings
@@ -32,6 +46,8 @@ from gym_core.settings import AgentServerSettings, parse_settings
 __all__ = ["create_app"]
 
 NDJSON = "application/x-ndjson"
+POLICY_DOWN_KINDS = frozenset({"policy_error", "policy_timeout"})
+POLICY_DOWN_RETRY_AFTER_S = 5
 
 
 def create_app(raw_settings: dict[str, Any]) -> FastAPI:
@@ -47,6 +63,7 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
 
     app = create_service_app(settings.name, token=settings.token, lifespan=lifespan)
     runner = RolloutRunner(settings, http, app.state.metrics)
+    control = runner.control
 
     def check_envs(located: list[tuple[list[str | int], Task]]) -> None:
         """422 naming each task whose `env` this server does not serve."""
@@ -65,13 +82,26 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     @app.post("/v1/rollouts", response_model=RolloutsResponse)
     async def rollouts(request: RolloutsRequest) -> Response:
         check_envs([(["tasks", index], task) for index, task in enumerate(request.tasks)])
+        try:
+            batch = runner.open_batch(request)
+        except BatchRunning:
+            raise HTTPException(
+                409, f"batch_id {request.batch_id!r} names a batch that is still running"
+            ) from None
         if request.stream:
-            results = runner.stream(request.tasks, request.samples_per_task, request.sampling)
-            return StreamingResponse(_ndjson(results), media_type=NDJSON)
-        results_list = await runner.rollouts(
-            request.tasks, request.samples_per_task, request.sampling
-        )
-        return json_response(RolloutsResponse(results=results_list))
+            return StreamingResponse(_ndjson(runner.stream(request, batch)), media_type=NDJSON)
+        results = await runner.rollouts(request, batch)
+        answer = RolloutsResponse(results=results, groups=summarize_groups(results))
+        if _policy_down(results):
+            return _policy_down_response(answer)
+        return json_response(answer)
+
+    @app.post("/v1/rollouts/{batch_id}/cancel")
+    async def cancel(batch_id: str) -> CancelledBatch:
+        cancelled = runner.cancel(batch_id)
+        if cancelled is None:
+            raise HTTPException(404, f"no batch {batch_id!r} is running")
+        return CancelledBatch(batch_id=batch_id, cancelled=cancelled)
 
     @app.post("/v1/rollout", response_model=RolloutResult)
     async def rollout(request: RolloutRequest) -> Response:
@@ -96,7 +126,49 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
             for name, route in settings.envs.items()
         ]
 
+    @app.get("/v1/policy")
+    async def policy() -> PolicyState:
+        return await _policy_call(control.state())
+
+    @app.post("/v1/policy/version")
+    async def set_version(request: SetPolicyVersion) -> PolicyState:
+        return await _policy_call(control.set_version(request.version))
+
+    @app.post("/v1/policy/pause")
+    async def pause(request: PausePolicy | None = None) -> PolicyState:
+        return await _policy_call(control.pause((request or PausePolicy()).timeout_s))
+
+    @app.post("/v1/policy/resume")
+    async def resume(request: ResumePolicy | None = None) -> PolicyState:
+        return await _policy_call(control.resume((request or ResumePolicy()).version))
+
     return app
+
+
+async def _policy_call(call: Any) -> PolicyState:
+    """The policy server's answer, or a 502 saying it could not be asked."""
+    try:
+        return await call  # type: ignore[no-any-return]
+    except ServiceError as error:
+        raise HTTPException(502, f"the policy server did not take the call: {error}") from None
+
+
+def _policy_down(results: list[RolloutResult]) -> bool:
+    """Every sample failed at the policy: the trainer should hear that the engine is down
+    rather than train on a batch of failures."""
+    return all(
+        result.failure is not None and result.failure.kind in POLICY_DOWN_KINDS
+        for result in results
+    )
+
+
+def _policy_down_response(answer: RolloutsResponse) -> Response:
+    """503 naming the policy's failure; the results stay in the body, so none is lost."""
+    failure = answer.results[0].failure
+    detail = f"every sample failed at the policy; the first: {failure.message if failure else ''}"
+    body = orjson.dumps({"error": detail, "detail": detail, **answer.model_dump(mode="json")})
+    headers = {PROCESSED_HEADER: "true", "Retry-After": str(POLICY_DOWN_RETRY_AFTER_S)}
+    return Response(body, status_code=503, media_type="application/json", headers=headers)
 
 
 async def _ndjson(results: AsyncIterator[RolloutResult]) -> AsyncIterator[bytes]:

@@ -12,11 +12,20 @@ change the session's state and are never sent twice.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from gym_core.chat_api import SESSION_HEADER, ChatCompletion
+from agent_server.policy_control import PolicyControl
+from gym_core.chat_api import (
+    PREFIX_FIELD,
+    SESSION_HEADER,
+    ChatCompletion,
+    TokenPrefix,
+    is_context_overflow,
+)
 from gym_core.errors import ServiceError, ServiceRejected, ServiceTimeout, dropped
 from gym_core.http_client import HttpClient
 from gym_core.protocol import FailureKind, Message, SamplingParams, Task, ToolSchema, Turn
@@ -29,7 +38,7 @@ from gym_core.resources_api import (
 )
 from gym_core.service import field_errors
 
-__all__ = ["EpisodeFailure", "PolicyClient", "ResourcesClient", "wire_messages"]
+__all__ = ["ContextFull", "EpisodeFailure", "PolicyClient", "ResourcesClient", "wire_messages"]
 
 _MESSAGES = TypeAdapter(list[Message])
 _TOOLS = TypeAdapter(list[ToolSchema])
@@ -50,14 +59,30 @@ class EpisodeFailure(Exception):
         self.message = message
 
 
-class PolicyClient:
-    """Calls the policy server's `/v1/chat/completions` for one turn."""
+class ContextFull(Exception):
+    """The conversation outgrew the policy's context window: the episode is truncated."""
 
-    def __init__(self, http: HttpClient, base_url: str, model: str, timeout_s: float) -> None:
+
+class PolicyClient:
+    """Calls the policy server's `/v1/chat/completions` for one turn.
+
+    A turn may take `timeout_s`, not counting the time the policy spends paused (a trainer
+    swapping weights): a weight sync of several minutes times out no rollout.
+    """
+
+    def __init__(
+        self,
+        http: HttpClient,
+        base_url: str,
+        model: str,
+        timeout_s: float,
+        control: PolicyControl,
+    ) -> None:
         self.http = http
         self.url = f"{base_url.rstrip('/')}/v1/chat/completions"
         self.model = model
         self.timeout_s = timeout_s
+        self.control = control
 
     async def complete(
         self,
@@ -65,24 +90,29 @@ class PolicyClient:
         tools: list[ToolSchema],
         sampling: SamplingParams,
         episode_id: str,
+        prefix: TokenPrefix | None = None,
     ) -> tuple[Message, Turn]:
+        """One turn; with `prefix`, asked to continue the episode's token ids."""
         body: dict[str, Any] = {
             "model": self.model,
             "messages": wire_messages(messages),
             **sampling.model_dump(exclude_none=True),
         }
+        if prefix is not None:
+            body[PREFIX_FIELD] = prefix.model_dump()
         if tools:
             body["tools"] = _TOOLS.dump_python(tools, exclude_none=True)
+        call = self.http.request_bytes(
+            "POST", self.url, body, timeout_s=None, headers={SESSION_HEADER: episode_id}
+        )
         try:
-            answer = await self.http.request_bytes(
-                "POST",
-                self.url,
-                body,
-                timeout_s=self.timeout_s,
-                headers={SESSION_HEADER: episode_id},
-            )
+            answer = await self._unpaused_timeout(asyncio.ensure_future(call))
         except ServiceTimeout as error:
             raise EpisodeFailure("policy_timeout", str(error)) from None
+        except ServiceRejected as error:
+            if is_context_overflow(str(error)):
+                raise ContextFull(str(error)) from None
+            raise EpisodeFailure("policy_error", str(error)) from None
         except ServiceError as error:
             raise EpisodeFailure("policy_error", str(error)) from None
         try:
@@ -93,7 +123,30 @@ class PolicyClient:
             ) from None
         if not completion.choices:
             raise EpisodeFailure("policy_error", "the policy answered with no choices")
-        return completion.turn()
+        message, turn = completion.turn()
+        self.control.saw_version(turn.policy_version)
+        return message, turn
+
+    async def _unpaused_timeout(self, call: asyncio.Future[bytes]) -> bytes:
+        """`call`'s answer, given `timeout_s` plus however long the policy was paused meanwhile."""
+        started = time.monotonic()
+        paused_before = await self.control.paused_total_s()
+        try:
+            while True:
+                budget = self.timeout_s + await self._paused_since(paused_before, started)
+                left = started + budget - time.monotonic()
+                if left <= 0:
+                    raise ServiceTimeout(self.url, f"no answer within {self.timeout_s:g}s")
+                done, _ = await asyncio.wait({call}, timeout=left)
+                if done:
+                    return call.result()
+        finally:
+            call.cancel()
+
+    async def _paused_since(self, paused_before: float, started: float) -> float:
+        if time.monotonic() - started < self.timeout_s:
+            return 0.0  # the first wait needs no reading
+        return max(0.0, await self.control.paused_total_s() - paused_before)
 
 
 class ResourcesClient:

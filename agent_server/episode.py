@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import orjson
 from pydantic import JsonValue
 
-from agent_server.clients import EpisodeFailure, PolicyClient, ResourcesClient
+from agent_server.clients import ContextFull, EpisodeFailure, PolicyClient, ResourcesClient
+from gym_core.chat_api import TokenPrefix
 from gym_core.errors import ServiceError
 from gym_core.protocol import (
     Failure,
@@ -49,15 +50,25 @@ class Episode:
     sampling: SamplingParams
     policy: PolicyClient
     resources: ResourcesClient
+    max_staleness: int | None = None
     messages: list[Message] = field(default_factory=list)
     turns: list[Turn] = field(default_factory=list)
     timing: Timing = field(default_factory=Timing)
     tool_calls: int = 0
     tool_errors: int = 0
+    started: float | None = None
+    truncated_by: str | None = None
+    """Why a truncated episode stopped: `max_turns`, `length` (the turn's token limit) or
+    `context` (the conversation outgrew the policy's context window)."""
+
+    def __post_init__(self) -> None:
+        self.messages = self.task.messages()
+
+    messages_in_ids: int = 0
+    """How many messages the last turn's prompt and completion ids hold."""
 
     async def run(self) -> RolloutResult:
-        started = time.perf_counter()
-        self.messages = self.task.messages()
+        self.started = time.perf_counter()
         session_id: str | None = None
         try:
             seeded = await self.resources.seed(self.task)
@@ -68,18 +79,15 @@ class Episode:
             session_id = None  # verify closed it
             self.timing.verify_s = time.perf_counter() - verify_started
             if verdict.failure is not None:
-                return self._result("failed", started, failure=verdict.failure)
+                return self.failed(verdict.failure)
             return self._result(
                 status,
-                started,
                 reward=verdict.reward,
                 reward_components=verdict.reward_components,
                 metrics=verdict.metrics,
             )
         except EpisodeFailure as error:
-            return self._result(
-                "failed", started, failure=Failure(kind=error.kind, message=error.message)
-            )
+            return self.failed(Failure(kind=error.kind, message=error.message))
         finally:
             if session_id is not None:
                 with contextlib.suppress(ServiceError):
@@ -89,14 +97,23 @@ class Episode:
         tools = self.task.tools or await self.resources.tools()
         tool_names = {tool.function.name for tool in tools}
         for _ in range(self.max_turns):
+            self._check_fresh(self.policy.control.version)
             policy_started = time.perf_counter()
-            message, turn = await self.policy.complete(
-                self.messages, tools, self.sampling, self.episode_id
-            )
-            self.timing.policy_s += time.perf_counter() - policy_started
+            try:
+                message, turn = await self.policy.complete(
+                    self.messages, tools, self.sampling, self.episode_id, self._token_prefix()
+                )
+            except ContextFull:
+                self.truncated_by = "context"
+                return "truncated"
+            finally:
+                self.timing.policy_s += time.perf_counter() - policy_started
             self.messages.append(message)
             self.turns.append(turn)
+            self.messages_in_ids = len(self.messages)
+            self._check_fresh(turn.policy_version)
             if turn.finish_reason == "length":
+                self.truncated_by = "length"
                 return "truncated"
             if message.tool_calls:
                 tools_started = time.perf_counter()
@@ -110,7 +127,34 @@ class Episode:
                     self.messages.extend(reply.messages)
                     continue
             return "completed"
+        self.truncated_by = "max_turns"
         return "truncated"
+
+    def _check_fresh(self, version: int) -> None:
+        """End the episode as `stale` when a turn at `version` would be more than
+        `max_staleness` versions after its oldest turn."""
+        if self.max_staleness is None or not self.turns:
+            return
+        oldest = min(turn.policy_version for turn in self.turns)
+        if version - oldest > self.max_staleness:
+            raise EpisodeFailure(
+                "stale",
+                f"the policy is at version {version}, more than max_staleness="
+                f"{self.max_staleness} versions after this episode's first turn ({oldest})",
+            )
+
+    def _token_prefix(self) -> TokenPrefix | None:
+        """What the next prompt continues: the last turn's prompt and completion ids, which
+        hold the messages up to its assistant message. None once a turn came without ids."""
+        if not self.turns:
+            return TokenPrefix()
+        last = self.turns[-1]
+        if last.prompt_token_ids is None or last.completion_token_ids is None:
+            return None
+        return TokenPrefix(
+            token_ids=last.prompt_token_ids + last.completion_token_ids,
+            messages=self.messages_in_ids,
+        )
 
     async def _run_tool(self, session_id: str, call: ToolCall, tool_names: set[str]) -> Message:
         self.tool_calls += 1
@@ -135,25 +179,30 @@ class Episode:
         result = await self.resources.call_tool(session_id, name, arguments)
         return result.output, result.is_error
 
+    def failed(self, failure: Failure) -> RolloutResult:
+        """The result of this episode ended by `failure`, with the trajectory it has so far."""
+        return self._result("failed", failure=failure)
+
     def _result(
         self,
         status: RolloutStatus,
-        started: float,
         *,
         reward: float | None = None,
         reward_components: dict[str, float] | None = None,
         metrics: dict[str, JsonValue] | None = None,
         failure: Failure | None = None,
     ) -> RolloutResult:
-        self.timing.total_s = time.perf_counter() - started
+        if self.started is not None:
+            self.timing.total_s = time.perf_counter() - self.started
         prefix = build_token_view(self.turns)
+        versions = [turn.policy_version for turn in self.turns]
         return RolloutResult(
             task_id=self.task.id,
             env=self.task.env,
             group_id=self.group_id,
             sample_index=self.sample_index,
             messages=self.messages,
-            turns=self.turns,
+            turns=prefix.turns,
             reward=reward,
             reward_components=reward_components,
             metrics={
@@ -161,11 +210,15 @@ class Episode:
                 "num_turns": len(self.turns),
                 "num_tool_calls": self.tool_calls,
                 "num_tool_errors": self.tool_errors,
+                **({"truncated_by": self.truncated_by} if status == "truncated" else {}),
             },
             status=status,
             failure=failure,
             token_view=prefix.view,
             prefix_consistent=prefix.consistent,
             prefix_break_turn=prefix.break_turn,
+            policy_version_min=min(versions, default=None),
+            policy_version_max=max(versions, default=None),
+            seed=self.sampling.seed,
             timing=self.timing,
         )

@@ -1,26 +1,71 @@
-"""Runs rollouts: samples and groups, the concurrency limit, and results in order or as they finish.
+"""Runs rollouts: samples and groups, the concurrency limit, batches, and results in order or
+as they finish.
 
 Whatever happens inside an episode, the runner returns a `RolloutResult` for every sample it
-was given: a bug in RL Gym itself becomes `failed` with kind `internal_error`, never a lost
-rollout or a crashed batch.
+was given, exactly once: a bug in RL Gym itself becomes `failed` with kind `internal_error`, a
+sample of a batch the trainer cancelled becomes `failed` with kind `cancelled` (its session
+closed, its partial trajectory kept), never a lost rollout or a crashed batch.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 from agent_server.clients import PolicyClient, ResourcesClient
 from agent_server.episode import Episode
+from agent_server.policy_control import PolicyControl
 from gym_core.http_client import HttpClient
 from gym_core.metrics import ServiceMetrics
-from gym_core.protocol import Failure, RolloutResult, SamplingParams, Task, new_group_id
+from gym_core.protocol import (
+    Failure,
+    RolloutResult,
+    RolloutsRequest,
+    SamplingParams,
+    Task,
+    new_group_id,
+)
 from gym_core.settings import AgentServerSettings
 
-__all__ = ["RolloutRunner"]
+__all__ = ["Batch", "BatchRunning", "RolloutRunner", "sample_seed"]
 
 log = logging.getLogger("rl_gym.agent")
+
+
+def sample_seed(seed: int, task_id: str, sample_index: int) -> int:
+    """The seed one sample runs with, derived from the request's: the samples of a group
+    differ (one seed for all would make them identical), and the same request gives the same
+    seeds again."""
+    digest = hashlib.sha256(f"{seed}:{task_id}:{sample_index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1
+
+
+class BatchRunning(Exception):
+    """A batch with this id is running already."""
+
+
+@dataclass
+class Batch:
+    """The samples of one rollouts request, so that the trainer can cancel them."""
+
+    id: str | None
+    max_staleness: int | None = None
+    samples: list[asyncio.Task[RolloutResult]] = field(default_factory=list)
+    cancelled: bool = False
+
+    def cancel(self) -> int:
+        """Cancel every sample still running or waiting; how many there were (0 the second
+        time: a sample closing its session is not interrupted again)."""
+        if self.cancelled:
+            return 0
+        self.cancelled = True
+        running = [sample for sample in self.samples if not sample.done()]
+        for sample in running:
+            sample.cancel()
+        return len(running)
 
 
 class RolloutRunner:
@@ -31,8 +76,14 @@ class RolloutRunner:
         self.metrics = metrics
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._running = 0
+        self._batches: dict[str, Batch] = {}
+        self.control = PolicyControl(http, settings.policy_url)
         self.policy = PolicyClient(
-            http, settings.policy_url, settings.policy_model, settings.policy_timeout_s
+            http,
+            settings.policy_url,
+            settings.policy_model,
+            settings.policy_timeout_s,
+            self.control,
         )
         self.resources = {
             env: ResourcesClient(http, route.url, settings.resources_timeout_s)
@@ -46,75 +97,101 @@ class RolloutRunner:
         sample_index: int = 0,
         group_id: str | None = None,
         sampling: SamplingParams | None = None,
+        batch: Batch | None = None,
     ) -> RolloutResult:
         """One sample of `task`; it waits for a free slot under the concurrency limit."""
         group_id = group_id or new_group_id()
         route = self.settings.envs[task.env]
+        settings = route.agent.sampling.merged(task.sampling).merged(sampling)
+        if settings.seed is not None:
+            seed = sample_seed(settings.seed, task.id, sample_index)
+            settings = settings.model_copy(update={"seed": seed})
         episode = Episode(
             task=task,
             sample_index=sample_index,
             group_id=group_id,
             episode_id=f"{group_id}-{sample_index}",
             max_turns=route.agent.max_turns,
-            sampling=route.agent.sampling.merged(task.sampling).merged(sampling),
+            sampling=settings,
             policy=self.policy,
             resources=self.resources[task.env],
+            max_staleness=batch.max_staleness if batch else None,
         )
-        async with self._slots:
-            self._running += 1
-            self.metrics.set_gauge("rollouts_running", self._running)
-            try:
-                result = await episode.run()
-            except Exception as error:
-                log.exception("rollout of task %s failed inside RL Gym", task.id)
-                failure = Failure(kind="internal_error", message=f"{type(error).__name__}: {error}")
-                result = RolloutResult(
-                    task_id=task.id,
-                    env=task.env,
-                    group_id=group_id,
-                    sample_index=sample_index,
-                    messages=episode.messages,
-                    turns=episode.turns,
-                    status="failed",
-                    failure=failure,
-                )
-            finally:
-                self._running -= 1
-                self.metrics.set_gauge("rollouts_running", self._running)
+        try:
+            result = await self._run(episode)
+        except asyncio.CancelledError:
+            if batch is None or not batch.cancelled:
+                raise
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            message = f"the trainer cancelled batch {batch.id!r}"
+            result = episode.failed(Failure(kind="cancelled", message=message))
         if result.failure is not None:
             self.metrics.count_failure(result.failure.kind)
         return result
 
-    async def rollouts(
-        self, tasks: list[Task], samples_per_task: int, sampling: SamplingParams | None
-    ) -> list[RolloutResult]:
-        """Every sample of every task, ordered by task then sample index."""
-        return list(await asyncio.gather(*self._start(tasks, samples_per_task, sampling)))
+    async def _run(self, episode: Episode) -> RolloutResult:
+        async with self._slots:
+            self._running += 1
+            self.metrics.set_gauge("rollouts_running", self._running)
+            try:
+                return await episode.run()
+            except Exception as error:
+                log.exception("rollout of task %s failed inside RL Gym", episode.task.id)
+                message = f"{type(error).__name__}: {error}"
+                return episode.failed(Failure(kind="internal_error", message=message))
+            finally:
+                self._running -= 1
+                self.metrics.set_gauge("rollouts_running", self._running)
 
-    async def stream(
-        self, tasks: list[Task], samples_per_task: int, sampling: SamplingParams | None
-    ) -> AsyncIterator[RolloutResult]:
+    def open_batch(self, request: RolloutsRequest) -> Batch:
+        """Register the batch under its id (if it has one) so it can be cancelled."""
+        batch = Batch(request.batch_id, request.max_staleness)
+        if batch.id is not None:
+            if batch.id in self._batches:
+                raise BatchRunning(batch.id)
+            self._batches[batch.id] = batch
+        return batch
+
+    def cancel(self, batch_id: str) -> int | None:
+        """Cancel a running batch; None when no batch of that id is running."""
+        batch = self._batches.get(batch_id)
+        return None if batch is None else batch.cancel()
+
+    async def rollouts(self, request: RolloutsRequest, batch: Batch) -> list[RolloutResult]:
+        """Every sample of every task, ordered by task then sample index."""
+        try:
+            return list(await asyncio.gather(*self._start(request, batch)))
+        finally:
+            self._close(batch)
+
+    async def stream(self, request: RolloutsRequest, batch: Batch) -> AsyncIterator[RolloutResult]:
         """Every sample of every task, each as soon as it finishes.
 
         When the consumer stops listening, the rollouts still running are cancelled.
         """
-        pending = self._start(tasks, samples_per_task, sampling)
+        pending = self._start(request, batch)
         try:
             for finished in asyncio.as_completed(pending):
                 yield await finished
         finally:
             for future in pending:
                 future.cancel()
+            self._close(batch)
 
-    def _start(
-        self, tasks: list[Task], samples_per_task: int, sampling: SamplingParams | None
-    ) -> list[asyncio.Task[RolloutResult]]:
-        started = []
-        for task in tasks:
+    def _start(self, request: RolloutsRequest, batch: Batch) -> list[asyncio.Task[RolloutResult]]:
+        for task in request.tasks:
             group_id = new_group_id()
-            for sample_index in range(samples_per_task):
+            for sample_index in range(request.samples_per_task):
                 coroutine = self.rollout(
-                    task, sample_index=sample_index, group_id=group_id, sampling=sampling
+                    task,
+                    sample_index=sample_index,
+                    group_id=group_id,
+                    sampling=request.sampling,
+                    batch=batch,
                 )
-                started.append(asyncio.ensure_future(coroutine))
-        return started
+                batch.samples.append(asyncio.ensure_future(coroutine))
+        return batch.samples
+
+    def _close(self, batch: Batch) -> None:
+        if batch.id is not None and self._batches.get(batch.id) is batch:
+            del self._batches[batch.id]

@@ -11,6 +11,10 @@ own overhead per request against an instant engine.
 2. The gateway's overhead per request: the latency of a chat request sent straight to an
    instant scripted engine, and through the policy server in front of it (one request at a
    time, so the difference is the gateway's work and its extra HTTP hop).
+3. What a turn built from token ids costs against one rendered from messages: a second turn
+   (after a tool call) through the policy server in front of the instant engine, with and
+   without `rl_gym_prefix` (the token path asks the engine to tokenize the new messages, then
+   generates from ids).
 """
 
 from __future__ import annotations
@@ -66,8 +70,26 @@ async def best_rates(url: str, bodies: list[dict], rounds: int) -> tuple[float, 
     return max(direct), max(served), tokens
 
 
-async def latencies(url: str, count: int) -> list[float]:
-    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 16}
+HI = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 16}
+
+
+async def second_turn(url: str, *, tokens: bool) -> dict:
+    """A request for the turn after the instant engine's first answer and a tool's output."""
+    async with HttpClient() as http:
+        first = await http.post(f"{url}/v1/chat/completions", {**HI, "rl_gym_prefix": {}})
+    messages = [
+        *HI["messages"],
+        first["choices"][0]["message"],
+        {"role": "user", "content": "and again"},
+    ]
+    body = {"messages": messages, "max_tokens": 16}
+    if tokens:
+        ids = first["prompt_token_ids"] + first["choices"][0]["token_ids"]
+        body["rl_gym_prefix"] = {"token_ids": ids, "messages": 2}
+    return body
+
+
+async def latencies(url: str, count: int, body: dict = HI) -> list[float]:
     async with HttpClient() as http:
         for _ in range(50):
             await http.post(f"{url}/v1/chat/completions", body)
@@ -121,12 +143,25 @@ def main() -> None:
         wait_healthy(gateway)
         direct = asyncio.run(latencies(engine.url, args.gateway_requests))
         gated = asyncio.run(latencies(gateway.url, args.gateway_requests))
+        turns = {
+            mode: asyncio.run(
+                latencies(
+                    gateway.url,
+                    args.gateway_requests,
+                    asyncio.run(second_turn(gateway.url, tokens=mode == "tokens")),
+                )
+            )
+            for mode in ("messages", "tokens")
+        }
     finally:
         stop_processes([p for p in (engine, gateway) if p is not None])
     direct_p50, gated_p50 = statistics.median(direct), statistics.median(gated)
     print(f"instant engine, direct:            p50 {direct_p50:.2f} ms")
     print(f"instant engine, via policy server: p50 {gated_p50:.2f} ms")
     print(f"  gateway overhead per request:    {gated_p50 - direct_p50:.2f} ms")
+    by_messages, by_tokens = (statistics.median(turns[mode]) for mode in ("messages", "tokens"))
+    print(f"a second turn, from messages:      p50 {by_messages:.2f} ms")
+    print(f"a second turn, from token ids:     p50 {by_tokens:.2f} ms")
 
 
 if __name__ == "__main__":

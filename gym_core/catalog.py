@@ -55,6 +55,9 @@ class Datasets(Entry):
     solutions: str | None = None
     """Reference solutions of the example tasks, a path relative to the environment's package:
     what `gym hub validate` plays instead of a model (see `gym_core.hub.solutions`)."""
+    cheats: str | None = None
+    """Cheat probes of the example tasks, a path relative to the environment's package:
+    answers that game the verifier, each of which must earn reward 0."""
 
 
 class LatencyMs(Entry):
@@ -74,6 +77,10 @@ class QualityCard(Entry):
     """Example tasks the checks ran on."""
     verify_latency_ms: LatencyMs
     """Wall-clock time of one verify call, as the validator measured it."""
+    cheats_tried: Annotated[int, Field(ge=0)] | None = None
+    """Cheat probes played against the verifier; None on cards made before they existed."""
+    cheats_passed: Annotated[int, Field(ge=0)] | None = None
+    """Of those, the ones that earned nothing, as they must."""
     baseline_mean_reward: float | None = None
     """Mean reward of the baseline policy on the example tasks; None when not measured."""
     baseline_policy: str | None = None
@@ -123,6 +130,11 @@ class EnvEntry(Entry):
         if self.datasets.solutions is None:
             return None
         return self.package_dir() / self.datasets.solutions
+
+    def cheats_path(self) -> Path | None:
+        if self.datasets.cheats is None:
+            return None
+        return self.package_dir() / self.datasets.cheats
 
 
 class Catalog(Entry):

@@ -3,12 +3,16 @@
 Each result is appended and flushed the moment it arrives, so a crash loses at most the
 rollouts still running. On `resume`, every (task id, sample index) already in the file is
 skipped, and a task whose group was cut short gets its missing samples under the group id it
-already has, so GRPO groups stay whole.
+already has, so GRPO groups stay whole. With `retry_failed`, samples whose result is `failed`
+run again in their group; when the run ends, each new result takes its failed row's place in
+the file. A file holding two rows for one sample (a retry cut short by a crash) is read as the
+later row, so no sample is ever counted twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,18 +61,20 @@ class _Job:
 
 
 def read_results(path: Path) -> list[RolloutResult]:
-    """The results already in `path`; a line cut short by a crash is ignored."""
+    """The results already in `path`, one per sample (a later row replaces an earlier one of
+    the same task and sample index); a line cut short by a crash is ignored."""
     if not path.exists():
         return []
-    results = []
+    results: dict[tuple[str, int], RolloutResult] = {}
     for line in path.read_bytes().splitlines():
         if not line.strip():
             continue
         try:
-            results.append(RolloutResult.model_validate_json(line))
+            result = RolloutResult.model_validate_json(line)
         except ValidationError:
             continue
-    return results
+        results[_sample(result)] = result
+    return list(results.values())
 
 
 async def collect(
@@ -79,6 +85,7 @@ async def collect(
     samples: int = 1,
     concurrency: int = 32,
     resume: bool = False,
+    retry_failed: bool = False,
     sampling: SamplingParams | None = None,
     progress: Progress | None = None,
 ) -> Collection:
@@ -87,7 +94,8 @@ async def collect(
     if previous and not resume:
         raise ConfigError(f"{out} already holds results: pass --resume to continue it")
     _drop_partial_last_line(out)
-    jobs = _pending_jobs(tasks, samples, previous)
+    kept = [r for r in previous if not (retry_failed and r.status == "failed")]
+    jobs = _pending_jobs(tasks, samples, previous, kept)
     if progress is not None:
         progress.start(len(jobs))
     results = list(previous)
@@ -125,12 +133,32 @@ async def collect(
                     group.create_task(worker())
         except ExceptionGroup as errors:
             raise errors.exceptions[0] from None
+    if len(kept) < len(previous):
+        results = _rewrite_in_place(out, previous, results[len(previous) :])
     return Collection(
         results=results,
-        new=len(results) - len(previous),
+        new=len(results) - len(kept),
         seconds=time.perf_counter() - started,
         rejected=rejected,
     )
+
+
+def _sample(result: RolloutResult) -> tuple[str, int]:
+    return result.task_id, result.sample_index
+
+
+def _rewrite_in_place(
+    path: Path, previous: list[RolloutResult], new: list[RolloutResult]
+) -> list[RolloutResult]:
+    """`path` with each retried sample's new result where its failed row was, then the rest
+    of the new results; written whole, then moved over the old file."""
+    fresh = {_sample(result): result for result in new}
+    ordered = [fresh.pop(_sample(result), result) for result in previous]
+    ordered += list(fresh.values())
+    staging = path.with_name(path.name + ".rewrite")
+    staging.write_bytes(b"".join(orjson.dumps(r.model_dump(mode="json")) + b"\n" for r in ordered))
+    os.replace(staging, path)
+    return ordered
 
 
 def _drop_partial_last_line(path: Path) -> None:
@@ -143,8 +171,11 @@ def _drop_partial_last_line(path: Path) -> None:
             sink.truncate(data.rfind(b"\n") + 1)
 
 
-def _pending_jobs(tasks: list[Task], samples: int, previous: list[RolloutResult]) -> list[_Job]:
-    done = {(r.task_id, r.sample_index) for r in previous}
+def _pending_jobs(
+    tasks: list[Task], samples: int, previous: list[RolloutResult], kept: list[RolloutResult]
+) -> list[_Job]:
+    """Every sample of `tasks` with no result in `kept`, in the group its task already has."""
+    done = {_sample(r) for r in kept}
     groups = {r.task_id: r.group_id for r in previous}
     jobs = []
     for task in tasks:

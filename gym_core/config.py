@@ -49,8 +49,9 @@ class ServeOptions(Settings):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = DEFAULT_PORT
     """0 picks a free port."""
-    token: str | None = None
-    """Bearer token every service requires; needed when `host` is not loopback."""
+    token: Annotated[str, Field(min_length=8, pattern=r"^\S+$")] | None = None
+    """Bearer token every service requires; needed when `host` is not loopback. At least 8
+    characters, no whitespace (a blank token would guard nothing)."""
     startup_timeout_s: Annotated[float, Field(gt=0)] = DEFAULT_STARTUP_TIMEOUT_S
 
     @model_validator(mode="after")

@@ -94,4 +94,5 @@ def format_problem(source: str, problem: Any) -> str:
     """`rl_hub.yaml: envs.math.agent.max_turns: Input should be ... (got 'ten')`."""
     key = ".".join(str(part) for part in problem["loc"]) or "(top level)"
     got = "" if problem["type"] == "missing" else f" (got {problem['input']!r})"
-    return f"{source}: {key}: {problem['msg']}{got}"
+    message = str(problem["msg"]).removeprefix("Value error, ")  # our validators' own words
+    return f"{source}: {key}: {message}{got}"

@@ -2,8 +2,9 @@
 
 Every call has a timeout. Retries are counted and back off exponentially with jitter, and they
 happen only where a retry cannot run the request twice: a connection that could not be opened,
-an answer of 502/503/504 (the service or a proxy in front of it did not take the request), or,
-for GET and DELETE, a kept-alive connection the server had closed.
+an answer of 502/503/504 (the service or a proxy in front of it did not take the request) unless
+the service marks it `X-Processed` (it did the work, and failed), or, for GET and DELETE, a
+kept-alive connection the server had closed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from gym_core.errors import (
     ServiceUnavailable,
 )
 
-__all__ = ["CLIENT_DEFAULT", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT_S", "HttpClient"]
+__all__ = [
+    "CLIENT_DEFAULT",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT_S",
+    "PROCESSED_HEADER",
+    "HttpClient",
+]
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
@@ -39,6 +46,8 @@ KEEPALIVE_S = 30.0
 never reused just as the server closes it."""
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "DELETE"})
+PROCESSED_HEADER = "X-Processed"
+"""On a 503 (or 502, 504): the service ran the request, so sending it again repeats the work."""
 
 
 class _Default(enum.Enum):
@@ -72,7 +81,9 @@ class HttpClient:
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.max_connections = max_connections
-        self._headers = {"Content-Type": "application/json"}
+        # Answers are read as they come (auto_decompress is off, for speed), so ask for none
+        # compressed: aiohttp would otherwise offer gzip and deflate.
+        self._headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         self._session: aiohttp.ClientSession | None = None
@@ -161,7 +172,10 @@ class HttpClient:
                     payload = await response.read()
                     if response.status < 400:
                         return payload
-                    if response.status not in RETRYABLE_STATUSES:
+                    if (
+                        response.status not in RETRYABLE_STATUSES
+                        or PROCESSED_HEADER in response.headers
+                    ):
                         raise _error(url, response.status, payload)
                     detail, message = _reason(payload)
                     retry_reason = f"HTTP {response.status}: {message or detail}"

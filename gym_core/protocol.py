@@ -18,10 +18,15 @@ from gym_core.nemo_rows import is_nemo_row, task_fields_from_nemo_row
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 
+SafeId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
+"""A name a trainer gives (a batch, a group): letters, digits and `._:-`, so that it fits in
+a URL path and an HTTP header."""
+
 RolloutStatus = Literal["completed", "truncated", "failed"]
 """`completed`: the episode ended as the environment intended (a final answer, or the
-environment had nothing more to say). `truncated`: it was cut short by `max_turns` or by the
-policy hitting its token limit; it is still verified. `failed`: something other than the policy
+environment had nothing more to say). `truncated`: it was cut short by `max_turns`, by the
+policy hitting its token limit, or by the conversation outgrowing the policy's context window
+(`metrics.truncated_by` says which); it is still verified. `failed`: something other than the policy
 broke (see `Failure`); its reward is not a judgement of the policy and must not be trained on
 as one."""
 
@@ -35,6 +40,8 @@ FailureKind = Literal[
     "verify_timeout",
     "sandbox_error",
     "replica_lost",
+    "stale",
+    "cancelled",
     "internal_error",
 ]
 """Which boundary a failed rollout crossed:
@@ -49,11 +56,22 @@ which goes back to the model);
 `sandbox_error` the sandbox that runs untrusted code failed (not the code: a program that
 crashes or times out is the policy's failure and is scored);
 `replica_lost` the service replica that held the episode died;
+`stale` its next turn would have been generated more than the request's `max_staleness`
+policy versions after its first (the partial trajectory comes back);
+`cancelled` the trainer cancelled its batch (`POST /v1/rollouts/{batch_id}/cancel`);
 `internal_error` a bug in RL Gym itself."""
 
 TokenIdsSource = Literal["engine", "none"]
 """`engine`: ids and logprobs are exactly what the inference engine produced.
 `none`: the engine gives text only (e.g. OpenAI); no ids are invented."""
+
+PromptMode = Literal["tokens", "messages"]
+"""How a turn's prompt was built. `tokens`: from ids, by construction the previous turn's
+prompt and completion ids followed by the new messages' ids (the first turn: the opening
+messages rendered by the model's chat template), so the token view holds whatever the template
+does to history. `messages`: the engine rendered the whole conversation from its messages
+(an engine that takes no token prompts, e.g. OpenAI); the prefix then holds only if the
+template renders history the same way every turn (`prefix_consistent` says whether it did)."""
 
 
 class Model(BaseModel):
@@ -121,6 +139,23 @@ class ToolSchema(BaseModel):
     function: FunctionSchema
 
 
+RESERVED_REQUEST_FIELDS = frozenset(
+    {
+        "messages",
+        "prompt",
+        "tools",
+        "model",
+        "stream",
+        "n",
+        "logprobs",
+        "return_token_ids",
+        "rl_gym_prefix",
+    }
+)
+"""Keys of a chat request the agent sets itself: as sampling settings they would silently
+change what the engine sees while the record keeps the original conversation."""
+
+
 class SamplingParams(BaseModel):
     """Sampling settings passed to the engine; unknown keys (top_k, min_p, ...) pass through."""
 
@@ -131,6 +166,16 @@ class SamplingParams(BaseModel):
     max_tokens: Annotated[int, Field(ge=1)] | None = None
     stop: str | list[str] | None = None
     seed: int | None = None
+
+    @model_validator(mode="after")
+    def _no_request_fields(self) -> SamplingParams:
+        taken = sorted(RESERVED_REQUEST_FIELDS & set(self.model_extra or {}))
+        if taken:
+            raise ValueError(
+                f"{', '.join(taken)}: not a sampling setting (the agent sets it from the "
+                "episode; a task's conversation goes in `prompt`, its tools in `tools`)"
+            )
+        return self
 
     def merged(self, override: SamplingParams | None) -> SamplingParams:
         """These settings with every field that `override` sets replacing ours."""
@@ -199,7 +244,12 @@ class Turn(Model):
     """One policy call: exactly what the engine saw and produced."""
 
     prompt_token_ids: list[int] | None = None
-    """Token ids of the whole prompt as the engine tokenized it (chat template applied)."""
+    """Token ids of the whole prompt as the engine saw it; left out (None) when
+    `prompt_length` points into the result's token view instead."""
+    prompt_length: int | None = None
+    """Set when the result has a token view: this turn's prompt is
+    `token_view.input_ids[:prompt_length]` (so a result grows linearly with its turns)."""
+    prompt_mode: PromptMode = "messages"
     completion_token_ids: list[int] | None = None
     completion_logprobs: list[float] | None = None
     """Logprob of each completion token under the policy that sampled it."""
@@ -261,7 +311,23 @@ class RolloutResult(Model):
     prefix_break_turn: int | None = None
     """Index of the first turn whose prompt broke the prefix, when `prefix_consistent` is
     False."""
+    policy_version_min: int | None = None
+    """The oldest policy version any of its turns was generated with; None without turns."""
+    policy_version_max: int | None = None
+    """The newest policy version any of its turns was generated with; None without turns."""
+    seed: int | None = None
+    """The sampling seed this sample ran with: derived from the request's seed, the task and
+    the sample index, so a group is reproducible and its samples differ. None without a seed."""
     timing: Timing = Field(default_factory=Timing)
+
+    def prompt_token_ids(self, turn: int) -> list[int] | None:
+        """The whole prompt of `turns[turn]`, from the turn itself or from the token view."""
+        record = self.turns[turn]
+        if record.prompt_token_ids is not None:
+            return record.prompt_token_ids
+        if record.prompt_length is not None and self.token_view is not None:
+            return self.token_view.input_ids[: record.prompt_length]
+        return None
 
 
 class RolloutsRequest(Model):
@@ -274,6 +340,12 @@ class RolloutsRequest(Model):
     stream: bool = False
     """True: NDJSON, one result per line as each finishes. False: all results at once,
     ordered by task then sample index."""
+    batch_id: SafeId | None = None
+    """The trainer's name for this batch, so that it can cancel it
+    (`POST /v1/rollouts/{batch_id}/cancel`); unique among the batches running."""
+    max_staleness: Annotated[int, Field(ge=0)] | None = None
+    """Off-policy bound: an episode whose next turn would be generated more than this many
+    policy versions after its first turn ends as `failed` (`stale`) with what it has."""
 
 
 class RolloutRequest(Model):
@@ -281,13 +353,109 @@ class RolloutRequest(Model):
 
     task: Task
     sample_index: Annotated[int, Field(ge=0)] = 0
-    group_id: str | None = None
+    group_id: SafeId | None = None
     """Join an existing group (e.g. when resuming); a new one is made when absent."""
     sampling: SamplingParams | None = None
 
 
+class GroupSummary(Model):
+    """What one GRPO group of a batch is worth to a trainer."""
+
+    group_id: str
+    task_id: str
+    samples: int
+    failed: int
+    """Samples that failed (no reward to learn from)."""
+    reward_mean: float | None
+    """Mean reward of the samples that did not fail; None when all failed."""
+    has_signal: bool
+    """True when the rewards of the samples that did not fail are not all equal: only then
+    does a group-relative advantage (GRPO) teach anything."""
+
+
 class RolloutsResponse(Model):
     results: list[RolloutResult]
+    groups: list[GroupSummary] = Field(default_factory=list)
+    """One entry per task of the request, in its order."""
+
+
+def summarize_groups(results: list[RolloutResult]) -> list[GroupSummary]:
+    """One summary per group, in the order each group first appears."""
+    groups: dict[str, list[RolloutResult]] = {}
+    for result in results:
+        groups.setdefault(result.group_id, []).append(result)
+    summaries = []
+    for group_id, members in groups.items():
+        rewards = [r.reward for r in members if r.status != "failed" and r.reward is not None]
+        summaries.append(
+            GroupSummary(
+                group_id=group_id,
+                task_id=members[0].task_id,
+                samples=len(members),
+                failed=len(members) - len(rewards),
+                reward_mean=sum(rewards) / len(rewards) if rewards else None,
+                has_signal=len(set(rewards)) > 1,
+            )
+        )
+    return summaries
+
+
+class EngineHealth(Model):
+    """One engine replica behind the policy server."""
+
+    engine: str
+    healthy: bool
+    in_flight: int
+    failures: int
+
+
+class PolicyState(Model):
+    """`GET /v1/policy`: the policy as the trainer steers it."""
+
+    version: int
+    """The version every turn generated from now on records (unless its engine reports its
+    own)."""
+    paused: bool
+    """True between a pause and a resume: new generations wait, running ones finish."""
+    in_flight: int
+    """Generations running now."""
+    paused_total_s: float = 0.0
+    """Seconds the policy has spent paused since it started (a running pause included)."""
+    engines: list[EngineHealth] = Field(default_factory=list)
+
+
+MAX_POLICY_VERSION = 2**53
+"""Versions stay exact in every JSON reader (a double holds integers up to 2^53)."""
+
+PolicyVersion = Annotated[int, Field(ge=0, le=MAX_POLICY_VERSION)]
+
+
+class SetPolicyVersion(Model):
+    """Body of `POST /v1/policy/version`."""
+
+    version: PolicyVersion
+
+
+class PausePolicy(Model):
+    """Body of `POST /v1/policy/pause` (optional)."""
+
+    timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 600.0
+    """How long the call waits for running generations to finish; the pause itself stays."""
+
+
+class ResumePolicy(Model):
+    """Body of `POST /v1/policy/resume` (optional)."""
+
+    version: PolicyVersion | None = None
+    """Set the version in the same call (the weights that were swapped in while paused)."""
+
+
+class CancelledBatch(Model):
+    """Answer of `POST /v1/rollouts/{batch_id}/cancel`."""
+
+    batch_id: str
+    cancelled: int
+    """Samples that were still running or waiting and now end as `cancelled`."""
 
 
 class EnvInfo(Model):

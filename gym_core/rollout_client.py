@@ -4,8 +4,13 @@
 
     client = RolloutClient("http://127.0.0.1:8700")
     results = client.rollouts(tasks, samples_per_task=8)   # one GRPO group of 8 per task
+    batch = client.groups_with_signal(tasks, n_groups=16, samples_per_task=8)  # DAPO-style
+    client.set_policy_version(step)                        # after each optimizer step
 
 `AsyncRolloutClient` is the same for code that already runs an event loop.
+
+A batch in which every sample failed at the policy (the engine is down) raises
+`ServiceFailed` with status 503 rather than handing the trainer a batch of failures.
 
 No rollout is lost when the agent server serving a request goes away mid-request (say, its
 replica on a cluster died): every sample not received yet comes back `failed` with kind
@@ -18,25 +23,30 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
-from collections.abc import AsyncGenerator, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Coroutine, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from gym_core.errors import ServiceError, lost_in_flight
 from gym_core.http_client import HttpClient
 from gym_core.protocol import (
+    CancelledBatch,
     EnvInfo,
     Failure,
+    PolicyState,
     RolloutResult,
     RolloutsResponse,
     SamplingParams,
     Task,
     new_group_id,
 )
+from gym_core.signal_sampling import SignalBatch, collect_groups_with_signal
 
 __all__ = ["AsyncRolloutClient", "RolloutClient"]
 
 DEFAULT_ROLLOUT_TIMEOUT_S = 3600.0
 """A whole batch may take long; the bound is there so a dead server is noticed."""
+DEFAULT_PAUSE_WAIT_S = 600.0
+"""How long `pause_policy` waits for running generations to finish."""
 
 TaskLike = Task | Mapping[str, Any]
 SamplingLike = SamplingParams | Mapping[str, Any] | None
@@ -55,25 +65,106 @@ class AsyncRolloutClient:
         self._http = HttpClient(timeout_s=timeout_s, token=token)
 
     async def rollouts(
-        self, tasks: Iterable[TaskLike], samples_per_task: int = 1, sampling: SamplingLike = None
+        self,
+        tasks: Iterable[TaskLike],
+        samples_per_task: int = 1,
+        sampling: SamplingLike = None,
+        *,
+        batch_id: str | None = None,
+        max_staleness: int | None = None,
     ) -> list[RolloutResult]:
-        """Every sample of every task, ordered by task then sample index."""
+        """Every sample of every task, ordered by task then sample index.
+
+        `batch_id` names the batch so that `cancel_batch` can end it; with `max_staleness`, an
+        episode whose turns would span more than that many policy versions ends `stale`.
+        """
+        answer = await self.batch(
+            tasks, samples_per_task, sampling, batch_id=batch_id, max_staleness=max_staleness
+        )
+        return answer.results
+
+    async def batch(
+        self,
+        tasks: Iterable[TaskLike],
+        samples_per_task: int = 1,
+        sampling: SamplingLike = None,
+        *,
+        batch_id: str | None = None,
+        max_staleness: int | None = None,
+    ) -> RolloutsResponse:
+        """Like `rollouts`, with the per-group summaries (which groups carry signal)."""
         validated = [_validated(task) for task in tasks]
-        body = _batch(validated, samples_per_task, sampling, stream=False)
+        body = _batch(validated, samples_per_task, sampling, False, batch_id, max_staleness)
         try:
-            answer = await self._http.post(f"{self.endpoint}/v1/rollouts", body)
+            answer = await self._http.request_bytes("POST", f"{self.endpoint}/v1/rollouts", body)
         except ServiceError as error:
             if not lost_in_flight(error):
                 raise
-            return list(_lost(validated, samples_per_task, [], error))
-        return RolloutsResponse.model_validate(answer).results
+            return RolloutsResponse(results=list(_lost(validated, samples_per_task, [], error)))
+        return RolloutsResponse.model_validate_json(answer)
+
+    async def groups_with_signal(
+        self,
+        tasks: Sequence[TaskLike],
+        n_groups: int,
+        samples_per_task: int,
+        sampling: SamplingLike = None,
+        *,
+        seed: int | None = None,
+        max_rounds: int = 8,
+        max_staleness: int | None = None,
+    ) -> SignalBatch:
+        """`n_groups` groups whose rewards differ, drawn at random from `tasks` (dynamic
+        sampling, as DAPO does): groups whose rewards are all equal, or whose samples all
+        failed, are dropped and counted, and more tasks are drawn, for at most `max_rounds`
+        requests. Fewer groups come back only when the tasks or the rounds run out."""
+        validated = [_validated(task) for task in tasks]
+
+        async def run(batch: list[Task]) -> RolloutsResponse:
+            return await self.batch(batch, samples_per_task, sampling, max_staleness=max_staleness)
+
+        return await collect_groups_with_signal(
+            validated, n_groups, run, seed=seed, max_rounds=max_rounds
+        )
+
+    async def cancel_batch(self, batch_id: str) -> CancelledBatch:
+        """End a running batch: its samples still running come back `cancelled`."""
+        answer = await self._http.post(f"{self.endpoint}/v1/rollouts/{batch_id}/cancel")
+        return CancelledBatch.model_validate(answer)
+
+    async def policy(self) -> PolicyState:
+        """The policy's version, pause state, generations in flight and engines' health."""
+        return PolicyState.model_validate(await self._http.get(f"{self.endpoint}/v1/policy"))
+
+    async def set_policy_version(self, version: int) -> PolicyState:
+        """Every turn generated from now on records `version` (call it after each update)."""
+        return await self._policy_post("version", {"version": version})
+
+    async def pause_policy(self, timeout_s: float = DEFAULT_PAUSE_WAIT_S) -> PolicyState:
+        """Hold new generations; returns once the running ones finished (or `timeout_s`).
+        Time spent paused never counts against a rollout's timeouts."""
+        return await self._policy_post("pause", {"timeout_s": timeout_s})
+
+    async def resume_policy(self, version: int | None = None) -> PolicyState:
+        """Let generations go on, optionally under a new `version`."""
+        return await self._policy_post("resume", {"version": version})
+
+    async def _policy_post(self, action: str, body: dict[str, Any]) -> PolicyState:
+        answer = await self._http.post(f"{self.endpoint}/v1/policy/{action}", body)
+        return PolicyState.model_validate(answer)
 
     async def stream(
-        self, tasks: Iterable[TaskLike], samples_per_task: int = 1, sampling: SamplingLike = None
+        self,
+        tasks: Iterable[TaskLike],
+        samples_per_task: int = 1,
+        sampling: SamplingLike = None,
+        *,
+        batch_id: str | None = None,
+        max_staleness: int | None = None,
     ) -> AsyncGenerator[RolloutResult, None]:
         """Every sample of every task, each as soon as it finishes."""
         validated = [_validated(task) for task in tasks]
-        body = _batch(validated, samples_per_task, sampling, stream=True)
+        body = _batch(validated, samples_per_task, sampling, True, batch_id, max_staleness)
         received: list[RolloutResult] = []
         try:
             async for line in self._http.stream_lines(f"{self.endpoint}/v1/rollouts", body):
@@ -141,14 +232,85 @@ class RolloutClient:
         self._client = AsyncRolloutClient(endpoint, token=token, timeout_s=timeout_s)
 
     def rollouts(
-        self, tasks: Iterable[TaskLike], samples_per_task: int = 1, sampling: SamplingLike = None
+        self,
+        tasks: Iterable[TaskLike],
+        samples_per_task: int = 1,
+        sampling: SamplingLike = None,
+        *,
+        batch_id: str | None = None,
+        max_staleness: int | None = None,
     ) -> list[RolloutResult]:
-        return self._run(self._client.rollouts(tasks, samples_per_task, sampling))
+        return self._run(
+            self._client.rollouts(
+                tasks, samples_per_task, sampling, batch_id=batch_id, max_staleness=max_staleness
+            )
+        )
+
+    def batch(
+        self,
+        tasks: Iterable[TaskLike],
+        samples_per_task: int = 1,
+        sampling: SamplingLike = None,
+        *,
+        batch_id: str | None = None,
+        max_staleness: int | None = None,
+    ) -> RolloutsResponse:
+        return self._run(
+            self._client.batch(
+                tasks, samples_per_task, sampling, batch_id=batch_id, max_staleness=max_staleness
+            )
+        )
+
+    def groups_with_signal(
+        self,
+        tasks: Sequence[TaskLike],
+        n_groups: int,
+        samples_per_task: int,
+        sampling: SamplingLike = None,
+        *,
+        seed: int | None = None,
+        max_rounds: int = 8,
+        max_staleness: int | None = None,
+    ) -> SignalBatch:
+        return self._run(
+            self._client.groups_with_signal(
+                tasks,
+                n_groups,
+                samples_per_task,
+                sampling,
+                seed=seed,
+                max_rounds=max_rounds,
+                max_staleness=max_staleness,
+            )
+        )
+
+    def cancel_batch(self, batch_id: str) -> CancelledBatch:
+        return self._run(self._client.cancel_batch(batch_id))
+
+    def policy(self) -> PolicyState:
+        return self._run(self._client.policy())
+
+    def set_policy_version(self, version: int) -> PolicyState:
+        return self._run(self._client.set_policy_version(version))
+
+    def pause_policy(self, timeout_s: float = DEFAULT_PAUSE_WAIT_S) -> PolicyState:
+        return self._run(self._client.pause_policy(timeout_s))
+
+    def resume_policy(self, version: int | None = None) -> PolicyState:
+        return self._run(self._client.resume_policy(version))
 
     def stream(
-        self, tasks: Iterable[TaskLike], samples_per_task: int = 1, sampling: SamplingLike = None
+        self,
+        tasks: Iterable[TaskLike],
+        samples_per_task: int = 1,
+        sampling: SamplingLike = None,
+        *,
+        batch_id: str | None = None,
+        max_staleness: int | None = None,
     ) -> Iterator[RolloutResult]:
-        stream = self._client.stream(tasks, samples_per_task, sampling)
+        stream = self._client.stream(
+            tasks, samples_per_task, sampling, batch_id=batch_id, max_staleness=max_staleness
+        )
         try:
             while True:
                 try:
@@ -240,11 +402,18 @@ def _sampling(sampling: SamplingLike) -> dict[str, Any] | None:
 
 
 def _batch(
-    tasks: list[Task], samples_per_task: int, sampling: SamplingLike, *, stream: bool
+    tasks: list[Task],
+    samples_per_task: int,
+    sampling: SamplingLike,
+    stream: bool,
+    batch_id: str | None,
+    max_staleness: int | None,
 ) -> dict[str, Any]:
     return {
         "tasks": [_task(task) for task in tasks],
         "samples_per_task": samples_per_task,
         "sampling": _sampling(sampling),
         "stream": stream,
+        "batch_id": batch_id,
+        "max_staleness": max_staleness,
     }

@@ -1,8 +1,9 @@
 """The numbers a collection of rollouts is judged by: mean reward, pass@k, failures by kind.
 
 A rollout passes when its reward is at least `PASS_REWARD`. pass@k is the unbiased estimator
-of Chen et al. 2021 (https://arxiv.org/abs/2107.03374, eq. 1) averaged over tasks. Failed
-rollouts are counted, never averaged in as reward 0.
+of Chen et al. 2021 (https://arxiv.org/abs/2107.03374, eq. 1) averaged over tasks. Both are
+computed over scored rollouts only: a failed rollout (an engine or a sandbox broke) says nothing
+about the policy, so it is counted apart, never averaged in as a wrong answer.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ class RolloutStats(BaseModel):
     mean_reward: float | None
     """Over rollouts that were scored (completed or truncated)."""
     pass_at_k: dict[int, float]
-    """k -> pass@k, for k = 1 and the largest sample count every task has."""
+    """k -> pass@k over the tasks with a scored rollout, for k = 1 and the largest number of
+    scored samples every such task has."""
+    unscored_tasks: int = 0
+    """Tasks whose every rollout failed: left out of pass@k."""
     statuses: dict[str, int]
     failures: dict[str, int]
     """Failed rollouts by `failure.kind`."""
@@ -42,8 +46,9 @@ def pass_at_k(samples: int, passed: int, k: int) -> float:
 def summarize(results: Iterable[RolloutResult]) -> RolloutStats:
     results = list(results)
     scored = [r for r in results if r.status != "failed" and r.reward is not None]
+    tasks = {r.task_id for r in results}
     by_task: dict[str, list[RolloutResult]] = defaultdict(list)
-    for result in results:
+    for result in scored:
         by_task[result.task_id].append(result)
     pass_rates: dict[int, float] = {}
     if by_task:
@@ -56,7 +61,8 @@ def summarize(results: Iterable[RolloutResult]) -> RolloutStats:
             pass_rates[k] = sum(rates) / len(rates)
     return RolloutStats(
         rollouts=len(results),
-        tasks=len(by_task),
+        tasks=len(tasks),
+        unscored_tasks=len(tasks) - len(by_task),
         mean_reward=sum(r.reward or 0.0 for r in scored) / len(scored) if scored else None,
         pass_at_k=pass_rates,
         statuses=dict(Counter(r.status for r in results)),
@@ -65,4 +71,4 @@ def summarize(results: Iterable[RolloutResult]) -> RolloutStats:
 
 
 def _passed(result: RolloutResult) -> bool:
-    return result.status != "failed" and (result.reward or 0.0) >= PASS_REWARD
+    return (result.reward or 0.0) >= PASS_REWARD

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import hmac
+import json
 import logging
 import socket
 import time
@@ -75,6 +76,7 @@ def create_service_app(
     app = FastAPI(title=name, default_response_class=OrjsonResponse, lifespan=lifespan)
     metrics = ServiceMetrics(name)
     app.state.metrics = metrics
+    app.add_middleware(_StrictJsonMiddleware)
     app.add_middleware(_MetricsMiddleware, metrics=metrics)
     if token:
         app.add_middleware(_TokenMiddleware, token=token)
@@ -156,6 +158,52 @@ class _MetricsMiddleware:
             self.metrics.observe_request(
                 scope["method"], route, status, time.perf_counter() - started
             )
+
+
+class _StrictJsonMiddleware:
+    """422 for a JSON body holding a lone UTF-16 surrogate (`"\\ud800"`): Python's JSON reader
+    accepts it, but it is no Unicode text, and every later encoder (pydantic, orjson, the
+    response) would fail on it as a 500. Only bodies with a `\\u` escape are looked at."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[Message] = []
+        more = True
+        while more:
+            message = await receive()
+            chunks.append(message)
+            more = message["type"] == "http.request" and message.get("more_body", False)
+        body = b"".join(chunk.get("body", b"") for chunk in chunks)
+        if b"\\u" in body and _lone_surrogate(body):
+            message_text = "body: a string holds a lone UTF-16 surrogate, which is not Unicode text"
+            problem = {"loc": ["body"], "msg": message_text, "type": "unicode"}
+            response = OrjsonResponse({"error": message_text, "detail": [problem]}, status_code=422)
+            await response(scope, receive, send)
+            return
+        replay = iter(chunks)
+
+        async def replayed() -> Message:
+            return next(replay, None) or await receive()
+
+        await self.app(scope, replayed, send)
+
+
+def _lone_surrogate(body: bytes) -> bool:
+    """orjson refuses lone surrogates where the standard library takes them."""
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:
+            json.loads(body)
+        except ValueError:
+            return False  # not JSON at all: the route says so itself
+        return True
+    return False
 
 
 class _TokenMiddleware:

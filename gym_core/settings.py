@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import os
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gym_core.errors import ConfigError, format_validation_error
 from gym_core.protocol import SamplingParams
@@ -130,6 +138,22 @@ class PolicyServerSettings(Settings):
     embedded_threads: PositiveInt | None = None
     """CPU threads of the embedded model (default: every core)."""
     token: str | None = None
+
+    @field_validator("engine_urls", mode="after")
+    @classmethod
+    def _base_urls(cls, urls: list[str]) -> list[str]:
+        return [engine_base_url(url) for url in urls]
+
+
+def engine_base_url(url: str) -> str:
+    """An engine's base URL as RL Gym joins paths to it: `http://host:8000/v1` (the OpenAI
+    client's `base_url` habit) and `http://host:8000/` both mean `http://host:8000`."""
+    base = url.strip().rstrip("/")
+    base = base.removesuffix("/v1").rstrip("/")
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an http(s) URL such as http://host:8000, got {url!r}")
+    return base
 
 
 class ResourcesOptions(Settings):

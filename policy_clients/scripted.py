@@ -6,18 +6,25 @@ tool calls, an HTTP error, or after a delay. Token ids come from a byte-level to
 a ChatML template, so they are exact and prefix-consistent across turns as a real engine's
 are. `shape` picks whose API it imitates, with that engine's documented token fields:
 
-- `vllm`: `/v1/chat/completions` and `/v1/completions` with `return_token_ids` (top-level
-  `prompt_token_ids`, `token_ids` per choice), streaming included;
+- `vllm`: `/v1/chat/completions` and `/v1/completions` with `return_token_ids` (
+  `prompt_token_ids` at the top of a chat answer and on each completion choice, `token_ids` per
+  choice), streaming included, and `/tokenize` of messages or a prompt;
 - `sglang`: its chat API (text and logprobs only) and its native `/generate`
   (`meta_info.input_token_logprobs` / `output_token_logprobs` as `[logprob, id, text]`);
 - `llamacpp`: its chat API with an `id` on every logprob entry, `/apply-template`, `/tokenize`;
 - `openai`: text and logprobs, no ids.
+
+With `drop_past_thinking`, the template rewrites history as Qwen3's does: past assistant
+messages are rendered without their `<think>...</think>` text.
+With `record_requests`, it keeps every chat request it gets and shows them at `GET /requests`:
+for tests that check what a policy is sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
+import itertools
 import re
 import time
 import uuid
@@ -32,9 +39,16 @@ from starlette.exceptions import HTTPException
 
 from gym_core.service import create_service_app
 from gym_core.settings import parse_settings
-from policy_clients.chat_template import render_tool_call
+from policy_clients.tool_calls import render_tool_call
 
-__all__ = ["CHATML_TEMPLATE", "ScriptedSettings", "create_app", "render_prompt", "tokenize"]
+__all__ = [
+    "CHATML_TEMPLATE",
+    "ScriptedSettings",
+    "create_app",
+    "detokenize",
+    "render_prompt",
+    "tokenize",
+]
 
 IM_START = 256
 IM_END = 257
@@ -45,8 +59,10 @@ CHATML_TEMPLATE = (
     "{{ message['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-"""The template `render_prompt` implements, for engines whose prompt RL Gym renders."""
+"""The template `render_prompt` implements (without tools), for engines whose prompt RL Gym
+renders."""
 _CHATML_BLOCK = re.compile(r"<\|im_start\|>(\w+)\n(.*?)<\|im_end\|>", re.DOTALL)
+_THINKING = re.compile(r"<think>.*?</think>\s*", re.DOTALL)
 
 
 class ScriptedToolCall(BaseModel):
@@ -65,10 +81,13 @@ class Rule(BaseModel):
     role: str | None = None
     """Only when the last message has this role (e.g. `tool`)."""
     reply: str = ""
+    """The answer; `{seed}` in it becomes the request's sampling seed."""
+    replies: list[str] = Field(default_factory=list)
+    """Answered in turn, one per request the rule matches (instead of `reply`)."""
     tool_calls: list[ScriptedToolCall] = Field(default_factory=list)
     finish_reason: str | None = None
     status: int | None = None
-    """Answer with this HTTP error instead of a completion."""
+    """Answer with this HTTP error instead of a completion (`reply` is its message)."""
     delay_s: Annotated[float, Field(ge=0)] = 0.0
 
 
@@ -78,7 +97,13 @@ class ScriptedSettings(BaseModel):
     name: str = "scripted"
     model: str = "scripted"
     shape: Shape = "vllm"
+    policy_version: int | None = None
+    """Report this policy version in every answer, as a trainer's live policy does."""
     rules: list[Rule] = Field(default_factory=lambda: [Rule(reply="\\boxed{0}")])
+    drop_past_thinking: bool = False
+    """Render past assistant messages without their `<think>...</think>` text."""
+    record_requests: bool = False
+    """Keep the body of every chat request for `GET /requests` (off: benchmarks send many)."""
 
 
 def tokenize(text: str) -> list[int]:
@@ -92,15 +117,40 @@ def tokenize(text: str) -> list[int]:
     return ids
 
 
-def render_message(message: dict[str, Any]) -> str:
+def detokenize(ids: list[int]) -> str:
+    """The text of byte-level ids (`tokenize` undone)."""
+    markers = {IM_START: b"<|im_start|>", IM_END: b"<|im_end|>"}
+    return b"".join(markers.get(i) or bytes([i]) for i in ids).decode(errors="replace")
+
+
+def render_message(message: dict[str, Any], *, drop_thinking: bool = False) -> str:
     content = message.get("content") or ""
+    if drop_thinking and message["role"] == "assistant":
+        content = _THINKING.sub("", content)
     for call in message.get("tool_calls") or []:
         content += render_tool_call(call["function"]["name"], call["function"]["arguments"])
     return f"<|im_start|>{message['role']}\n{content}<|im_end|>\n"
 
 
-def render_prompt(messages: list[dict[str, Any]]) -> str:
-    return "".join(render_message(message) for message in messages) + "<|im_start|>assistant\n"
+def render_prompt(
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None = None,
+    *,
+    add_generation_prompt: bool = True,
+    drop_thinking: bool = False,
+) -> str:
+    """ChatML; offered tools come first, in a system block of their own."""
+    rendered = "".join(render_message(m, drop_thinking=drop_thinking) for m in messages)
+    if tools:
+        offered = orjson.dumps(tools).decode()
+        rendered = f"<|im_start|>system\n<tools>{offered}</tools><|im_end|>\n{rendered}"
+    return rendered + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+
+
+def _last_message(text: str) -> tuple[str | None, str]:
+    """The role and content of the last message rendered in `text` (the whole text if none)."""
+    blocks = _CHATML_BLOCK.findall(text)
+    return blocks[-1] if blocks else (None, text)
 
 
 class _Reply:
@@ -139,16 +189,29 @@ class _Reply:
 def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     settings = parse_settings(ScriptedSettings, raw_settings, "scripted engine settings")
     rules = [(re.compile(rule.match), rule) for rule in settings.rules]
+    turns = [itertools.count() for _ in rules]
+    received: list[dict[str, Any]] = []
     app = create_service_app(settings.name)
 
-    async def answer(role: str | None, content: str) -> Rule:
-        for pattern, rule in rules:
+    def render(body: dict[str, Any]) -> str:
+        """The prompt of a chat request, or of a `/tokenize` or `/apply-template` one."""
+        return render_prompt(
+            body["messages"],
+            body.get("tools"),
+            add_generation_prompt=body.get("add_generation_prompt", True),
+            drop_thinking=settings.drop_past_thinking,
+        )
+
+    async def answer(role: str | None, content: str, seed: Any = None) -> Rule:
+        for (pattern, rule), turn in zip(rules, turns, strict=True):
             if rule.role in (None, role) and pattern.search(content):
                 if rule.delay_s:
                     await asyncio.sleep(rule.delay_s)
                 if rule.status is not None:
-                    raise HTTPException(rule.status, f"scripted error {rule.status}")
-                return rule
+                    raise HTTPException(rule.status, rule.reply or f"scripted error {rule.status}")
+                reply = rule.replies[next(turn) % len(rule.replies)] if rule.replies else rule.reply
+                # `{seed}` lets tests see the seed each request carried
+                return rule.model_copy(update={"reply": reply.replace("{seed}", str(seed))})
         raise HTTPException(400, "no scripted rule matches the last message")
 
     @app.get("/v1/models")
@@ -162,11 +225,13 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(request: Request) -> dict[str, Any] | StreamingResponse:
         body = orjson.loads(await request.body())
+        if settings.record_requests:
+            received.append(body)
         messages = body.get("messages") or []
         last = messages[-1] if messages else {}
-        rule = await answer(last.get("role"), last.get("content") or "")
+        rule = await answer(last.get("role"), last.get("content") or "", body.get("seed"))
         reply = _Reply(rule, body.get("max_tokens"))
-        prompt_ids = tokenize(render_prompt(messages))
+        prompt_ids = tokenize(render(body))
         with_ids = settings.shape == "vllm" and body.get("return_token_ids")
         if body.get("stream"):
             chunks = _stream_chunks(settings, reply, prompt_ids if with_ids else None)
@@ -187,14 +252,18 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
             choice["token_ids"] = reply.ids
         return completion
 
+    @app.get("/requests")
+    async def requests() -> dict[str, list[dict[str, Any]]]:
+        """The chat requests received so far, oldest first (empty without `record_requests`)."""
+        return {"requests": received}
+
     @app.post("/v1/completions")
     async def completions(request: Request) -> dict[str, Any]:
         body = orjson.loads(await request.body())
         prompt = body.get("prompt", "")
         prompt_ids = prompt if isinstance(prompt, list) else tokenize(prompt)
-        reply = _Reply(
-            await answer(None, "" if isinstance(prompt, list) else prompt), body.get("max_tokens")
-        )
+        last = _last_message(detokenize(prompt_ids))
+        reply = _Reply(await answer(*last, body.get("seed")), body.get("max_tokens"))
         choice = {
             "index": 0,
             "text": reply.visible_text,
@@ -204,21 +273,22 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
                 "token_logprobs": [SCRIPTED_LOGPROB] * len(reply.ids),
             },
         }
-        completion = _envelope(settings, "text_completion", choice, prompt_ids, reply.ids)
         if body.get("return_token_ids"):
-            completion["prompt_token_ids"] = prompt_ids
+            choice["prompt_token_ids"] = prompt_ids
             choice["token_ids"] = reply.ids
-        return completion
+        return _envelope(settings, "text_completion", choice, prompt_ids, reply.ids)
 
     @app.post("/generate")
     async def generate(request: Request) -> dict[str, Any]:
         """SGLang's native endpoint."""
         body = orjson.loads(await request.body())
         prompt_ids = body.get("input_ids") or tokenize(body.get("text", ""))
-        blocks = _CHATML_BLOCK.findall(body.get("text", ""))
-        role, content = blocks[-1] if blocks else (None, body.get("text", ""))
         sampling = body.get("sampling_params") or {}
-        reply = _Reply(await answer(role, content), sampling.get("max_new_tokens"))
+        if sampling.get("max_new_tokens") == 0:  # prefill only: tokenizes, samples nothing
+            rule = Rule()
+        else:
+            rule = await answer(*_last_message(detokenize(prompt_ids)))
+        reply = _Reply(rule, sampling.get("max_new_tokens"))
         kind = "length" if reply.finish_reason == "length" else "stop"
         return {
             "text": reply.visible_text,
@@ -238,12 +308,17 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     @app.post("/apply-template")
     async def apply_template(request: Request) -> dict[str, str]:
         """llama.cpp's server."""
-        return {"prompt": render_prompt(orjson.loads(await request.body())["messages"])}
+        return {"prompt": render(orjson.loads(await request.body()))}
 
     @app.post("/tokenize")
-    async def tokenize_text(request: Request) -> dict[str, list[int]]:
-        """llama.cpp's server."""
-        return {"tokens": tokenize(orjson.loads(await request.body())["content"])}
+    async def tokenize_text(request: Request) -> dict[str, Any]:
+        """vLLM's (`messages` or `prompt`) and llama.cpp's server's (`content`)."""
+        body = orjson.loads(await request.body())
+        if "messages" in body:
+            ids = tokenize(render(body))
+        else:
+            ids = tokenize(body.get("prompt", body.get("content", "")))
+        return {"tokens": ids, "count": len(ids)}
 
     return app
 
@@ -255,7 +330,7 @@ def _envelope(
     prompt_ids: list[int],
     completion_ids: list[int],
 ) -> dict[str, Any]:
-    return {
+    envelope = {
         "id": f"cmpl-{uuid.uuid4().hex[:16]}",
         "object": kind,
         "created": int(time.time()),
@@ -267,6 +342,9 @@ def _envelope(
             "total_tokens": len(prompt_ids) + len(completion_ids),
         },
     }
+    if settings.policy_version is not None:
+        envelope["policy_version"] = settings.policy_version
+    return envelope
 
 
 async def _stream_chunks(

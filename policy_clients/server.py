@@ -1,21 +1,26 @@
 """The policy server: an OpenAI-compatible gateway in front of the inference engines.
 
-    POST /v1/chat/completions   chat request -> chat.completion (or SSE chunks) with token ids
+    POST /v1/chat/completions   chat request -> chat.completion (or SSE chunks) with token ids;
+                                with `rl_gym_prefix`, generated from token ids where the
+                                engine takes them (`policy_clients.token_prompts`)
     POST /v1/completions        text or token-id prompt -> text_completion with token ids
     GET  /v1/models
     POST /admin/policy_version  {"version": N}: the weights are now version N
     POST /admin/pause           hold new generations; answer once those running have finished
     POST /admin/resume          {"policy_version"?: N}: let generations through again
-    GET  /admin/status          replicas, load, version, paused
+    GET  /admin/status          `PolicyState`: version, paused, in flight, engines
 
-Every answer carries `policy_version`: the version when its generation started. A trainer
-swapping weights pauses, swaps, sets the version and resumes, so no turn mixes versions.
+Every answer carries `policy_version`: the version when its generation started, unless the
+engine reports its own (a trainer's live policy knows which weights it sampled with). A
+trainer swapping weights pauses, swaps, sets the version and resumes, so no turn mixes
+versions. Trainers reach these controls through the agent server (`/v1/policy/...`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -24,26 +29,27 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.exceptions import HTTPException
 
-from gym_core.chat_api import SESSION_HEADER
+from gym_core.chat_api import PREFIX_FIELD, SESSION_HEADER, TokenPrefix
 from gym_core.errors import (
     ServiceFailed,
     ServiceRejected,
     ServiceTimeout,
     ServiceUnavailable,
 )
-from gym_core.http_client import HttpClient
+from gym_core.http_client import PROCESSED_HEADER, HttpClient
+from gym_core.protocol import EngineHealth, PausePolicy, PolicyState, PolicyVersion
 from gym_core.service import create_service_app
 from gym_core.settings import PolicyServerSettings, parse_settings
 from policy_clients.engines import make_engines
 from policy_clients.engines.base import Engine, EngineError
 from policy_clients.router import NoReplica, Replica, Router
+from policy_clients.token_prompts import TokenChats, chat_by_messages
 
 __all__ = ["create_app"]
 
-DEFAULT_PAUSE_TIMEOUT_S = 600.0
 ENGINE_RETRIES = 1
 """The router fails over to another replica, so the engine client itself retries little."""
 
@@ -61,6 +67,29 @@ class ChatShape(BaseModel):
 
     messages: Annotated[list[_Role], Field(min_length=1)]
     stream: bool = False
+    rl_gym_prefix: TokenPrefix | None = None
+
+    @model_validator(mode="after")
+    def _prefix_ends_at_an_assistant_message(self) -> ChatShape:
+        prefix = self.rl_gym_prefix
+        if prefix is None:
+            return self
+        if bool(prefix.token_ids) != bool(prefix.messages):
+            raise ValueError(
+                f"{PREFIX_FIELD}: token_ids and messages are both empty (the first turn) or "
+                "both set"
+            )
+        if prefix.messages > len(self.messages):
+            raise ValueError(
+                f"{PREFIX_FIELD}.messages: {prefix.messages} is more than the "
+                f"{len(self.messages)} messages sent"
+            )
+        if prefix.messages and self.messages[prefix.messages - 1].role != "assistant":
+            raise ValueError(
+                f"{PREFIX_FIELD}.messages: the ids must end with an assistant message, and "
+                f"message {prefix.messages - 1} is {self.messages[prefix.messages - 1].role!r}"
+            )
+        return self
 
 
 class CompletionShape(BaseModel):
@@ -69,20 +98,24 @@ class CompletionShape(BaseModel):
     prompt: str | list[int]
 
 
-class PolicyVersion(BaseModel):
-    version: Annotated[int, Field(ge=0)]
+class SetVersion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
-
-class Pause(BaseModel):
-    timeout_s: Annotated[float, Field(gt=0)] = DEFAULT_PAUSE_TIMEOUT_S
+    version: PolicyVersion
 
 
 class Resume(BaseModel):
-    policy_version: Annotated[int, Field(ge=0)] | None = None
+    model_config = ConfigDict(extra="forbid")
+
+    policy_version: PolicyVersion | None = None
 
 
 class Gate:
-    """The policy version, and a pause that holds new generations while weights change."""
+    """The policy version, and a pause that holds new generations while weights change.
+
+    It keeps a pause clock (`paused_total_s`): callers that time a generation subtract the
+    time the policy spent paused, so a long weight sync times out nothing.
+    """
 
     def __init__(self) -> None:
         self.version = 0
@@ -91,10 +124,17 @@ class Gate:
         self._open.set()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._paused_before_s = 0.0
+        self._paused_since: float | None = None
 
     @property
     def paused(self) -> bool:
         return not self._open.is_set()
+
+    @property
+    def paused_total_s(self) -> float:
+        running = 0.0 if self._paused_since is None else time.monotonic() - self._paused_since
+        return self._paused_before_s + running
 
     @asynccontextmanager
     async def generation(self) -> AsyncIterator[int]:
@@ -111,11 +151,16 @@ class Gate:
 
     async def pause(self, timeout_s: float) -> None:
         """Close the gate, and return once running generations finish (or time runs out)."""
+        if self._paused_since is None:
+            self._paused_since = time.monotonic()
         self._open.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout_s)
 
     def resume(self) -> None:
+        if self._paused_since is not None:
+            self._paused_before_s += time.monotonic() - self._paused_since
+            self._paused_since = None
         self._open.set()
 
 
@@ -128,6 +173,7 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
         sticky_ttl_s=settings.sticky_ttl_s,
     )
     gate = Gate()
+    token_chats = TokenChats()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -147,14 +193,20 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     ) -> Response:
         async with gate.generation() as version:
             result = await _guarded(router.call(request.headers.get(SESSION_HEADER), operation))
-        result["policy_version"] = version
+        result.setdefault("policy_version", version)
         return Response(orjson.dumps(result), media_type="application/json")
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
         body = _parse(await request.body(), ChatShape)
+        prefix = body.pop(PREFIX_FIELD, None)
+        if prefix is not None and not body.get("stream"):
+            continued = TokenPrefix.model_validate(prefix)
+            return await generate(
+                request, lambda engine: token_chats.complete(engine, body, continued)
+            )
         if not body.get("stream"):
-            return await generate(request, lambda engine: engine.chat(body))
+            return await generate(request, lambda engine: chat_by_messages(engine, body))
         chunks = router.stream(
             request.headers.get(SESSION_HEADER), lambda engine: engine.chat_stream(body)
         )
@@ -174,12 +226,12 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
         }
 
     @app.post("/admin/policy_version")
-    async def set_policy_version(request: PolicyVersion) -> dict[str, int]:
+    async def set_policy_version(request: SetVersion) -> dict[str, int]:
         gate.version = request.version
         return {"policy_version": gate.version}
 
     @app.post("/admin/pause")
-    async def pause(request: Pause) -> dict[str, Any]:
+    async def pause(request: PausePolicy) -> dict[str, Any]:
         await gate.pause(request.timeout_s)
         return {"paused": True, "running": gate.running, "policy_version": gate.version}
 
@@ -191,13 +243,14 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
         return {"paused": False, "policy_version": gate.version}
 
     @app.get("/admin/status")
-    async def status() -> dict[str, Any]:
-        return {
-            "paused": gate.paused,
-            "policy_version": gate.version,
-            "running": gate.running,
-            "replicas": [replica.status() for replica in router.replicas],
-        }
+    async def status() -> PolicyState:
+        return PolicyState(
+            version=gate.version,
+            paused=gate.paused,
+            in_flight=gate.running,
+            paused_total_s=gate.paused_total_s,
+            engines=[EngineHealth(**replica.status()) for replica in router.replicas],
+        )
 
     return app
 
@@ -227,7 +280,12 @@ def _parse(raw: bytes, shape: type[BaseModel]) -> dict[str, Any]:
 
 
 async def _guarded(result: Awaitable[dict[str, Any]]) -> dict[str, Any]:
-    """Engine failures as HTTP errors a client can act on."""
+    """Engine failures as HTTP errors a client can act on.
+
+    The gateway is the one layer that retries a generation (the engine client once, then the
+    router on every other replica); its 5xx answers say `X-Processed` so that no caller sends
+    the generation again and multiplies the wait.
+    """
     try:
         return await result
     except EngineError as error:
@@ -237,11 +295,15 @@ async def _guarded(result: Awaitable[dict[str, Any]]) -> dict[str, Any]:
             error.status, f"the engine refused the request: {error.detail}"
         ) from None
     except ServiceTimeout as error:
-        raise HTTPException(504, f"the engine did not answer in time: {error}") from None
+        raise _final(504, f"the engine did not answer in time: {error}") from None
     except (NoReplica, ServiceUnavailable) as error:
-        raise HTTPException(503, f"no engine replica is available: {error}") from None
+        raise _final(503, f"no engine replica is available: {error}") from None
     except ServiceFailed as error:
-        raise HTTPException(502, f"the engine failed: {error}") from None
+        raise _final(502, f"the engine failed: {error}") from None
+
+
+def _final(status: int, message: str) -> HTTPException:
+    return HTTPException(status, message, headers={PROCESSED_HEADER: "true"})
 
 
 async def _sse(chunks: AsyncIterator[dict[str, Any]], gate: Gate) -> AsyncIterator[bytes]:
@@ -249,7 +311,7 @@ async def _sse(chunks: AsyncIterator[dict[str, Any]], gate: Gate) -> AsyncIterat
     async with gate.generation() as version:
         try:
             async for chunk in chunks:
-                chunk["policy_version"] = version
+                chunk.setdefault("policy_version", version)
                 yield b"data: " + orjson.dumps(chunk) + b"\n\n"
         except Exception as error:
             message = {"error": {"message": f"the stream broke: {error}", "type": "engine_error"}}

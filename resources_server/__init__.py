@@ -8,6 +8,7 @@ from resources_server.base import (
     ToolError,
     Trajectory,
     Verdict,
+    VerifyTimeout,
 )
 from resources_server.tools import tool
 
@@ -18,5 +19,6 @@ __all__ = [
     "ToolError",
     "Trajectory",
     "Verdict",
+    "VerifyTimeout",
     "tool",
 ]

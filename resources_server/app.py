@@ -36,7 +36,7 @@ from gym_core.resources_api import (
 )
 from gym_core.service import create_service_app, json_response
 from gym_core.settings import ResourcesServerSettings, SessionShards, parse_settings
-from resources_server.base import ResourcesServer, ToolError, Trajectory, Verdict
+from resources_server.base import ResourcesServer, ToolError, Trajectory, Verdict, VerifyTimeout
 from resources_server.cpu_pool import CallFailed, CpuPool, CpuTimeExceeded, WorkerLost
 from resources_server.sandbox import SandboxError
 from resources_server.sessions import LocalSessions, Session, SessionStore, UnknownSession
@@ -170,6 +170,8 @@ def build_app(
             return _verified(await server.verify(session.task, trajectory, session.state))
         except CpuTimeExceeded as error:
             return _failed(metrics, "verify_timeout", f"verification {error}")
+        except VerifyTimeout as error:
+            return _failed(metrics, "verify_timeout", str(error))
         except SandboxError as error:
             return _failed(metrics, "sandbox_error", f"the sandbox failed: {error}")
         except (CallFailed, WorkerLost) as error:
@@ -218,10 +220,16 @@ def _located(error: ValidationError, prefix: str) -> list[dict[str, Any]]:
 
 
 def _verified(verdict: Verdict | float) -> VerifyResponse:
-    if not isinstance(verdict, Verdict):
+    """The verdict as the wire carries it; anything that is not a reward raises, and so ends
+    the rollout as `verify_error` instead of passing for one."""
+    if isinstance(verdict, bool | int | float):
         verdict = Verdict(reward=float(verdict))
-    if not math.isfinite(verdict.reward):
-        raise ValueError(f"the reward must be a finite number, got {verdict.reward}")
+    elif not isinstance(verdict, Verdict):
+        raise TypeError(f"verify must return a Verdict or a number, got {type(verdict).__name__}")
+    rewards = {"reward": verdict.reward, **(verdict.components or {})}
+    for name, value in rewards.items():
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value}")
     return VerifyResponse(
         reward=verdict.reward, reward_components=verdict.components, metrics=verdict.metrics
     )

@@ -27,7 +27,15 @@ from gym_core.protocol import Message, ToolSchema, Turn
 from resources_server.cpu_pool import CpuPool
 from resources_server.tools import ToolSpec, is_tool, tool_spec
 
-__all__ = ["NoSettings", "ResourcesServer", "TaskFields", "ToolError", "Trajectory", "Verdict"]
+__all__ = [
+    "NoSettings",
+    "ResourcesServer",
+    "TaskFields",
+    "ToolError",
+    "Trajectory",
+    "Verdict",
+    "VerifyTimeout",
+]
 
 
 class TaskFields(BaseModel):
@@ -44,6 +52,12 @@ class TaskFields(BaseModel):
 
 class NoSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class VerifyTimeout(Exception):
+    """Raise from `verify` when judging could not finish in time for reasons that are not the
+    answer's (a wall-clock backstop on a busy machine): the rollout fails as `verify_timeout`
+    instead of scoring a wrong answer."""
 
 
 class ToolError(Exception):

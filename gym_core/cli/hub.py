@@ -10,7 +10,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from gym_core.catalog import CATALOG_FILENAME, EnvEntry, default_catalog_path, load_catalog
+from gym_core.catalog import (
+    CATALOG_FILENAME,
+    EnvEntry,
+    QualityCard,
+    default_catalog_path,
+    load_catalog,
+)
 from gym_core.cli.options import (
     HUB_ENV,
     add_hub_argument,
@@ -144,6 +150,7 @@ def _show(args: argparse.Namespace) -> int:
             "agent": entry.agent.model_dump_json(exclude_defaults=True),
             "example tasks": entry.datasets.example,
             "solutions": entry.datasets.solutions or "-",
+            "cheat probes": entry.datasets.cheats or "-",
             "full data": entry.datasets.full or "-",
             "wheel": entry.wheel or "- (served from source)",
         },
@@ -163,11 +170,18 @@ def _card_rows(entry: EnvEntry) -> dict[str, str]:
         "validated": f"{card.validated} on {card.validated_on}",
         "checks passed": ", ".join(card.checks_passed),
         "examples": str(card.examples),
+        "cheat probes": _cheats_row(card),
         "verify latency": f"p50 {card.verify_latency_ms.p50:g} ms, "
         f"p99 {card.verify_latency_ms.p99:g} ms",
         "baseline mean reward": baseline,
         "wheel sha256": card.wheel_sha256 or "-",
     }
+
+
+def _cheats_row(card: QualityCard) -> str:
+    if card.cheats_tried is None:
+        return "not run (the card predates cheat probes)"
+    return f"{card.cheats_tried} tried, {card.cheats_passed} earned nothing"
 
 
 def _print_section(title: str, rows: dict[str, str]) -> None:

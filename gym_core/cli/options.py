@@ -11,6 +11,7 @@ from typing import Any
 
 from gym_core.catalog import CATALOG_FILENAME, default_catalog_path
 from gym_core.config import GymConfig, load_config
+from gym_core.errors import ConfigError
 from gym_core.hub.sources import EnvSource, env_sources
 
 __all__ = [
@@ -43,7 +44,16 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
         help="model name to ask the engines for, or a .gguf file for the embedded model",
     )
     group.add_argument("--config", type=Path, metavar="FILE", help="a YAML file of settings")
-    group.add_argument("--token", help=f"bearer token the services require (default: ${TOKEN_ENV})")
+    group.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="FILE",
+        help=f"a file holding the bearer token the services require (default: ${TOKEN_ENV}); "
+        "a file keeps it out of `ps`",
+    )
+    group.add_argument(
+        "--token", help="the bearer token itself (visible in `ps`: prefer --token-file)"
+    )
     add_hub_argument(group)
 
 
@@ -92,12 +102,25 @@ def policy_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {"policy": policy} if policy else {}
 
 
+def _token(args: argparse.Namespace) -> str | None:
+    """`--token-file`, `--token`, or `$RL_GYM_TOKEN`, in that order; a file's trailing newline
+    is not part of it."""
+    if args.token_file is not None:
+        try:
+            return args.token_file.read_text().strip()
+        except OSError as error:
+            raise ConfigError(f"--token-file {args.token_file}: {error.strerror}") from None
+    if args.token is not None:
+        return str(args.token)
+    return os.environ.get(TOKEN_ENV)
+
+
 def load_cli_config(args: argparse.Namespace, **serve: Any) -> GymConfig:
     """The catalog, then `--config`, then the flags, checked as a whole."""
     overrides = policy_overrides(args)
     serve_overrides = {key: value for key, value in serve.items() if value is not None}
-    token = args.token or os.environ.get(TOKEN_ENV)
-    if token:
+    token = _token(args)
+    if token is not None:
         serve_overrides["token"] = token
     if serve_overrides:
         overrides["serve"] = serve_overrides

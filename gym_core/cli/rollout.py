@@ -35,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, default=1, help="samples per task (a group)")
     parser.add_argument("--concurrency", type=int, default=32, help="rollouts at once")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted --out")
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="with --resume: run the failed samples again; each new result replaces its row",
+    )
     parser.add_argument("--endpoint", help="use a running `gym serve` instead of starting one")
     parser.add_argument("--temperature", type=float, help="sampling temperature")
     parser.add_argument("--max-tokens", type=int, help="completion token limit per turn")
@@ -46,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise ConfigError(f"--{flag.replace('_', '-')} must be at least 1 (got {value})")
+    if args.retry_failed and not args.resume:
+        raise ConfigError("--retry-failed: it retries the failed rows of a file; add --resume")
     config = load_cli_config(args, port=0)
     if args.source in config.envs:
         install_published(config, [args.source])  # its example tasks ship in the package
@@ -100,6 +107,7 @@ async def _collect(
                 samples=args.samples,
                 concurrency=args.concurrency,
                 resume=args.resume,
+                retry_failed=args.retry_failed,
                 sampling=sampling,
                 progress=progress,
             )
@@ -146,7 +154,9 @@ def _report(collection: Collection, args: argparse.Namespace) -> None:
     mean = "n/a" if stats.mean_reward is None else f"{stats.mean_reward:.4f}"
     table.add_row("mean reward (scored rollouts)", mean)
     for k, rate in stats.pass_at_k.items():
-        table.add_row(f"pass@{k} (reward >= {PASS_REWARD:g})", f"{rate:.4f}")
+        table.add_row(f"pass@{k} (reward >= {PASS_REWARD:g}, scored)", f"{rate:.4f}")
+    if stats.unscored_tasks:
+        table.add_row("tasks with no scored rollout", str(stats.unscored_tasks))
     for status, count in sorted(stats.statuses.items()):
         table.add_row(f"status {status}", str(count))
     for kind, count in sorted(stats.failures.items()):

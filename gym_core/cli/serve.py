@@ -14,7 +14,7 @@ from gym_core.errors import ConfigError
 from gym_core.launch.plan import AGENT, POLICY
 
 if TYPE_CHECKING:
-    from gym_core.launch.local import LocalLauncher
+    from gym_core.launch.local import LocalLauncher, Running
     from gym_core.launch.ray_cluster import RayLauncher
 
     Launcher = LocalLauncher | RayLauncher
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["add_arguments", "apply_replicas", "run"]
 
 WATCH_INTERVAL_S = 0.5
+NAME_WIDTH = 16
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     launcher = _launcher(config, envs, args.cluster)
     try:
         running = launcher.start()
-        return asyncio.run(_serve(launcher, running.endpoint, envs, started))
+        return asyncio.run(_serve(launcher, running, envs, started))
     finally:
         launcher.stop()
 
@@ -104,7 +105,7 @@ def _launcher(config: GymConfig, envs: list[str], cluster: str | None) -> Launch
     return RayLauncher(config, envs, cluster)
 
 
-async def _serve(launcher: Launcher, endpoint: str, envs: list[str], started: float) -> int:
+async def _serve(launcher: Launcher, running: Running, envs: list[str], started: float) -> int:
     from gym_core.launch.local import LaunchError
 
     stop = asyncio.Event()
@@ -112,10 +113,14 @@ async def _serve(launcher: Launcher, endpoint: str, envs: list[str], started: fl
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await launcher.wait_ready()
+    endpoint = running.endpoint
+    services = "\n".join(f"    {name:<{NAME_WIDTH}} {url}" for name, url in running.urls.items())
     print(
         f"RL Gym is serving {', '.join(envs)} (ready in {time.perf_counter() - started:.1f}s)\n"
         f"  rollout endpoint: {endpoint}/v1/rollouts\n"
         f"  environments:     {endpoint}/v1/envs\n"
+        f"  policy control:   {endpoint}/v1/policy (version, pause, resume)\n"
+        f"  services:\n{services}\n"
         "Press Ctrl-C to stop.",
         flush=True,
     )

@@ -2,7 +2,8 @@
 scaffolding new ones, and publishing them as wheels with a quality card.
 
     sources     where environments come from: hub directories and installed packages
-    solutions   reference solutions, the model-free proof that a verifier works
+    solutions   reference solutions and cheat probes, the model-free proof that a verifier
+                pays for right answers and for nothing else
     validate    `gym hub validate`: loads what the checks need, starts the server, reports
     checks      the checks that run against the server; `player` plays the solutions and
                 `probes` sends the malformed requests; `report` holds the results

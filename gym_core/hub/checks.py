@@ -1,14 +1,15 @@
 """The checks of `gym hub validate` that need the running resources server.
 
 Every example task is played twice with each of its solutions, the second time in reverse
-order (a verifier whose reward depends on what it saw before is not deterministic); the
-malformed requests of `gym_core.hub.probes` run in between. Verify calls are timed, after one
-untimed warm-up call (the first may wait for the CPU workers to start).
+order (a verifier whose reward depends on what it saw before is not deterministic); the cheat
+probes and the malformed requests of `gym_core.hub.probes` run in between. Verify calls are
+timed, after one untimed warm-up call (the first may wait for the CPU workers to start).
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from gym_core.http_client import HttpClient
 from gym_core.hub.player import Played, ScriptedPlayer, wire
 from gym_core.hub.probes import run_probe, session_probes, task_probes
 from gym_core.hub.report import CHECKS, CheckResult, failed, skipped
-from gym_core.hub.solutions import Solution, ToolStep, steps_of
+from gym_core.hub.solutions import Cheat, Solution, ToolStep, steps_of
 from gym_core.imports import import_object
 from gym_core.launch.local import LaunchError, ServiceProcess
 from gym_core.protocol import Task, ToolSchema
@@ -38,6 +39,7 @@ class Plan:
 
     tasks: list[Task]
     solutions: dict[str, Solution]
+    cheats: list[Cheat]
     settings: ResourcesServerSettings
 
 
@@ -53,6 +55,8 @@ class ServerChecks:
         self.plan = plan
         self.verify_limit_s = verify_limit_s
         self.verify_seconds: list[float] = []
+        self.cheats_passed = 0
+        """Cheat probes that earned nothing, as they must."""
 
     async def run(self, startup_timeout_s: float) -> list[CheckResult]:
         timeout_s = max(60.0, 2 * self.verify_limit_s)
@@ -73,12 +77,14 @@ class ServerChecks:
                 f"warm-up) in {time.perf_counter() - started:.1f}s",
             )
             first = await self._play_all(player, self.plan.tasks)
+            cheats = await self._cheats(player)
             malformed = await self._malformed(http, player, silent)
             again = await self._play_all(player, list(reversed(self.plan.tasks)))
             return [
                 starts,
                 _rewards("reference", first, 1.0),
                 _rewards("wrong", first, 0.0),
+                cheats,
                 malformed,
                 _determinism(first, again),
                 self._latency_check(),
@@ -99,6 +105,38 @@ class ServerChecks:
                 self.verify_seconds.append(played.verify_s)
                 outcomes[(task.id, kind)] = played
         return outcomes
+
+    async def _cheats(self, player: ScriptedPlayer) -> CheckResult:
+        """Every cheat probe must earn nothing (a reward of 0 or less) and verify cleanly."""
+        tasks = {task.id: task for task in self.plan.tasks}
+        problems, paid = [], Counter[str]()
+        for cheat in self.plan.cheats:
+            what = f"cheat {cheat.cheat!r} on task {cheat.id!r}"
+            try:
+                played = await player.play(tasks[cheat.id], steps_of(cheat.attempt))
+            except ServiceError as error:
+                problems.append(f"{what}: {error}")
+                continue
+            self.verify_seconds.append(played.verify_s)
+            verdict = played.verdict
+            if verdict.failure is not None:
+                failure = verdict.failure
+                problems.append(f"{what}: verification failed ({failure.kind}): {failure.message}")
+            elif (verdict.reward or 0.0) > 0:
+                paid[cheat.cheat] += 1
+                problems.append(f"{what} earned {_scored(played)}")
+            else:
+                self.cheats_passed += 1
+        tried = len(self.plan.cheats)
+        if problems:
+            summary = f"{paid.total()} of {tried} cheat probes earned a reward"
+            summary += "".join(f", {name} {count}" for name, count in paid.most_common())
+            broken = tried - self.cheats_passed - paid.total()
+            summary += f"; {broken} broke the verifier" if broken else ""
+            return failed("cheats", problems, summary)
+        kinds = len({cheat.cheat for cheat in self.plan.cheats})
+        summary = f"{tried} cheat probes of {kinds} kinds, none earned a reward"
+        return CheckResult(name="cheats", status="passed", summary=summary)
 
     async def _malformed(
         self, http: HttpClient, player: ScriptedPlayer, problems: list[str]

@@ -1,6 +1,7 @@
 """`gym hub publish`: only environments that pass validation, each with its quality card.
 
-1. Every environment of the project passes `gym hub validate`, or nothing is published.
+1. Every environment of the project passes `gym hub validate`, or nothing is published: a
+   verifier that pays for any of its own cheat probes is never published.
 2. The project is built into a wheel, offline, and the wheel's SHA-256 is recorded.
 3. With `baseline`, the configured policy's mean reward on the example tasks is measured.
 4. Under a lock, the wheel is copied into the hub directory and each environment's entry, with
@@ -106,6 +107,8 @@ def _card(report: ValidationReport, sha256: str, baseline_config: GymConfig | No
         checks_passed=report.passed_checks(),
         examples=report.examples,
         verify_latency_ms=report.verify_latency_ms,
+        cheats_tried=report.cheats_tried,
+        cheats_passed=report.cheats_passed,
         wheel_sha256=sha256,
     )
     if baseline_config is None:

@@ -18,7 +18,16 @@ __all__ = [
     "skipped",
 ]
 
-CHECKS = ("schema", "starts", "reference", "wrong", "malformed", "deterministic", "latency")
+CHECKS = (
+    "schema",
+    "starts",
+    "reference",
+    "wrong",
+    "cheats",
+    "malformed",
+    "deterministic",
+    "latency",
+)
 """Every check, in the order they run (see `gym_core.hub.validate`)."""
 DEFAULT_VERIFY_LIMIT_S = 5.0
 """The longest one verify call may take, wall-clock, as the validator measures it."""
@@ -27,6 +36,8 @@ LIKELY_CAUSES = {
     "starts": "the server's log below says why it stopped",
     "reference": "the verifier rejects a right answer, or the reference solution is wrong",
     "wrong": "the verifier accepts a wrong answer: does it check the value, not only the form?",
+    "cheats": "the verifier pays for an answer that games it: a policy will find that answer "
+    "and learn it instead of the task",
     "malformed": "refuse bad input in the task model, and raise ToolError in tools",
     "deterministic": "the reward depends on more than the task and the trajectory (state kept "
     "across sessions, the clock, unseeded randomness)",
@@ -46,6 +57,9 @@ class ValidationReport(BaseModel):
     env: str
     checks: list[CheckResult]
     examples: int = 0
+    cheats_tried: int = 0
+    cheats_passed: int = 0
+    """Cheat probes played, and those that earned nothing."""
     verify_latency_ms: LatencyMs | None = None
     server_log: str | None = None
 

@@ -2,8 +2,9 @@
 
 The project is a directory named after the environment, holding its hub entry
 (`rl_hub.yaml`), a package `NAME_env` with the resources server (one tool and a verifier),
-five example tasks and their reference solutions, tests, a README and a `pyproject.toml`
-that builds a wheel declaring the environment in the entry point group `rl_gym.environments`.
+five example tasks with their reference solutions and cheat probes, tests, a README and a
+`pyproject.toml` that builds a wheel declaring the environment in the entry point group
+`rl_gym.environments`.
 As generated, it passes `gym hub validate`, and `gym serve NAME` run inside it serves it from
 source (the directory is a hub of one environment; see `gym_core.hub.sources`).
 

@@ -16,13 +16,23 @@ The last `say` is the final assistant message the verifier reads. In an interact
 environment (one with `respond`), every `say` but the last is followed by the environment's
 reply, as in a real episode. A good `wrong` answer is a plausible near miss (the right form,
 the wrong value), so that a verifier which accepts anything well-formed is caught.
+
+Cheat probes live in a second file (`datasets.cheats`): attempts that game a verifier instead
+of solving the task, every one of which must earn reward 0. A row names its task and the kind
+of cheat, and holds an attempt of the same shape:
+
+    {"id": "math-001", "cheat": "restate_question", "attempt": "\\boxed{37 + 48 - 19}"}
+
+A task may have several cheats, or none; the kinds are the environment's own (echoing the
+prompt, an empty answer, an answer that covers every option, a program that reads the
+expected output from its surroundings, tool calls that should not pay...).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import orjson
 from pydantic import Field, JsonValue, ValidationError
@@ -32,10 +42,13 @@ from gym_core.protocol import Model
 
 __all__ = [
     "Attempt",
+    "Cheat",
     "SayStep",
     "Solution",
     "Step",
     "ToolStep",
+    "cheats_jsonl",
+    "load_cheats",
     "load_solutions",
     "solutions_jsonl",
     "steps_of",
@@ -55,6 +68,7 @@ class SayStep(Model):
     say: str
 
 
+RowT = TypeVar("RowT", bound=Model)
 Step = ToolStep | SayStep
 Attempt = str | Annotated[list[Step], Field(min_length=1)]
 
@@ -67,6 +81,15 @@ class Solution(Model):
     wrong: Attempt
 
 
+class Cheat(Model):
+    """An attempt that games the verifier on one example task: it must earn reward 0."""
+
+    id: str
+    cheat: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    """The kind of cheat, in snake_case (`echo_prompt`, `empty_box`, ...)."""
+    attempt: Attempt
+
+
 def steps_of(attempt: Attempt) -> list[Step]:
     """An attempt as steps: a bare string is one final message."""
     return [SayStep(say=attempt)] if isinstance(attempt, str) else attempt
@@ -74,29 +97,54 @@ def steps_of(attempt: Attempt) -> list[Step]:
 
 def load_solutions(path: Path) -> dict[str, Solution]:
     """The solutions in `path` by task id; a `ConfigError` naming the line and the field."""
-    try:
-        lines = path.read_bytes().splitlines()
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
     solutions: dict[str, Solution] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        source = f"{path} line {number}"
-        try:
-            solution = Solution.model_validate(orjson.loads(line))
-        except orjson.JSONDecodeError as error:
-            raise ConfigError(f"{source}: not valid JSON: {error}") from None
-        except ValidationError as error:
-            raise ConfigError(format_validation_error(source, error)) from None
+    for source, solution in _rows(path, Solution):
         if solution.id in solutions:
             raise ConfigError(f"{source}: a second solution for task {solution.id!r}")
         solutions[solution.id] = solution
     return solutions
 
 
+def load_cheats(path: Path) -> list[Cheat]:
+    """The cheat probes in `path`, in file order; a `ConfigError` naming the line and the
+    field."""
+    cheats: list[Cheat] = []
+    seen: set[tuple[str, str]] = set()
+    for source, cheat in _rows(path, Cheat):
+        if (cheat.id, cheat.cheat) in seen:
+            raise ConfigError(f"{source}: a second cheat {cheat.cheat!r} for task {cheat.id!r}")
+        seen.add((cheat.id, cheat.cheat))
+        cheats.append(cheat)
+    return cheats
+
+
+def _rows(path: Path, model: type[RowT]) -> Iterator[tuple[str, RowT]]:
+    """Each non-blank line of `path` as `model`, with where it came from."""
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        source = f"{path} line {number}"
+        try:
+            yield source, model.model_validate(orjson.loads(line))
+        except orjson.JSONDecodeError as error:
+            raise ConfigError(f"{source}: not valid JSON: {error}") from None
+        except ValidationError as error:
+            raise ConfigError(format_validation_error(source, error)) from None
+
+
 def solutions_jsonl(solutions: Iterable[Solution]) -> bytes:
     """`solutions` as a solutions file, one row a line: what scripts that make them write."""
-    return b"".join(
-        orjson.dumps(solution.model_dump(mode="json")) + b"\n" for solution in solutions
-    )
+    return _jsonl(solutions)
+
+
+def cheats_jsonl(cheats: Iterable[Cheat]) -> bytes:
+    """`cheats` as a cheats file, one row a line: what scripts that make them write."""
+    return _jsonl(cheats)
+
+
+def _jsonl(rows: Iterable[Model]) -> bytes:
+    return b"".join(orjson.dumps(row.model_dump(mode="json")) + b"\n" for row in rows)

@@ -7,6 +7,7 @@ The checks, in order; one that cannot run because an earlier one failed is skipp
     starts         the resources server starts and answers /healthz
     reference      every example task earns reward 1 with its reference solution
     wrong          every example task earns reward 0 with its wrong solution
+    cheats         every cheat probe (an answer that games the verifier) earns reward 0
     malformed      malformed requests get a clean 4xx, and nothing crashes (`gym_core.hub.probes`)
     deterministic  the same attempts, played again in reverse order, earn the same rewards
     latency        no verify call takes longer than the limit; p50 and p99 are reported
@@ -39,7 +40,7 @@ from gym_core.hub.report import (
     failed,
     report_of,
 )
-from gym_core.hub.solutions import load_solutions
+from gym_core.hub.solutions import Cheat, load_cheats, load_solutions
 from gym_core.hub.sources import env_sources
 from gym_core.imports import import_object
 from gym_core.launch.local import start_service, stop_processes
@@ -65,7 +66,8 @@ def validate_env(
     schema = CheckResult(
         name="schema",
         status="passed",
-        summary=f"{len(plan.tasks)} example tasks, each with a reference and a wrong solution",
+        summary=f"{len(plan.tasks)} example tasks, each with a reference and a wrong solution; "
+        f"{len(plan.cheats)} cheat probes",
     )
     descriptor, log = tempfile.mkstemp(prefix=f"rl-gym-validate-{name}-", suffix=".log")
     os.close(descriptor)
@@ -79,6 +81,7 @@ def validate_env(
     finally:
         stop_processes([process])
     report = report_of(name, [schema, *results], examples=len(plan.tasks))
+    report.cheats_tried, report.cheats_passed = len(plan.cheats), checks.cheats_passed
     if report.passed:
         os.unlink(log)
     else:
@@ -127,6 +130,7 @@ def _prepare(config: GymConfig, name: str) -> Plan:
     strays = sorted(set(solutions) - {task.id for task in tasks})
     if strays:
         raise ConfigError(f"{solutions_path}: solutions for tasks that do not exist: {strays}")
+    cheats = _cheats(name, entry, {task.id for task in tasks})
     server_class = import_object(entry.server)
     task_model = getattr(server_class, "task_model", None)
     if not (isinstance(task_model, type) and issubclass(task_model, BaseModel)):
@@ -137,7 +141,23 @@ def _prepare(config: GymConfig, name: str) -> Plan:
     settings = ResourcesServerSettings(
         **config.resources.model_dump(), name=name, server=entry.server, env_settings=entry.settings
     )
-    return Plan(tasks=tasks, solutions=solutions, settings=settings)
+    return Plan(tasks=tasks, solutions=solutions, cheats=cheats, settings=settings)
+
+
+def _cheats(name: str, entry: EnvEntry, task_ids: set[str]) -> list[Cheat]:
+    path = entry.cheats_path()
+    if path is None:
+        raise ConfigError(
+            f"envs.{name}.datasets.cheats is not set: ship a JSONL file of cheat probes, "
+            "answers that game the verifier and must earn 0 (see gym_core.hub.solutions)"
+        )
+    cheats = load_cheats(path)
+    if not cheats:
+        raise ConfigError(f"{path}: no cheat probes")
+    strays = sorted({cheat.id for cheat in cheats} - task_ids)
+    if strays:
+        raise ConfigError(f"{path}: cheat probes of tasks that do not exist: {_ids(strays)}")
+    return cheats
 
 
 def _ids(ids: list[str]) -> str:

@@ -59,6 +59,9 @@ __all__ = [
     "route_prefix",
 ]
 
+RAY_UV_PROPAGATION = "RAY_ENABLE_UV_RUN_RUNTIME_ENV"
+"""Ray reads it when it is first imported."""
+
 NAMESPACE = "rl_gym"
 """The Ray namespace of the session shards."""
 APP_PREFIX = "gym-"
@@ -171,6 +174,10 @@ class RayLauncher:
 
     def start(self) -> Running:
         """Deploy every service; `wait_ready` waits until they answer."""
+        # Under `uv run`, Ray would start every worker with `uv run` too, each building a fresh
+        # copy of this environment (llama.cpp compiled anew) before it runs anything. Workers
+        # use the node's interpreter instead, as with pip; set it to 1 to have Ray's behaviour.
+        os.environ.setdefault(RAY_UV_PROPAGATION, "0")
         import ray
         from ray import serve
 

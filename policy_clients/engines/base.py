@@ -4,6 +4,10 @@ An engine answers a chat request with an OpenAI `chat.completion` carrying the t
 adds (`prompt_token_ids` at the top, `token_ids` per choice, logprobs in `logprobs.content`)
 and `token_ids_source`: `engine` when the ids are exactly the engine's, `none` when it gives
 text only. Answers are plain dicts: the gateway forwards them, it does not remodel them.
+
+An engine that takes token prompts also offers `TokenPrompts`: the ids of messages rendered by
+the model's own chat template, and a generation from ids. The policy server builds multi-turn
+prompts from those (see `policy_clients.token_prompts`).
 """
 
 from __future__ import annotations
@@ -11,9 +15,17 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Engine", "EngineError", "chat_completion", "text_completion"]
+__all__ = [
+    "Engine",
+    "EngineError",
+    "Generated",
+    "TokenPrompts",
+    "chat_completion",
+    "text_completion",
+]
 
 
 class EngineError(Exception):
@@ -43,6 +55,46 @@ class Engine(Protocol):
 
     async def close(self) -> None: ...
 
+    @property
+    def token_prompts(self) -> TokenPrompts | None:
+        """This engine's token-prompt interface, or None when it takes only messages (known
+        after `start`)."""
+        ...
+
+
+@dataclass
+class Generated:
+    """A completion generated from a token prompt."""
+
+    ids: list[int]
+    """Every sampled id, the end-of-turn token included when the model produced one."""
+    logprobs: list[float] | None
+    text: str
+    """What the answer shows: the sampled text without the end-of-turn token."""
+    finish_reason: str
+    """`stop` or `length`."""
+    policy_version: int | None = None
+    """The version the engine says it sampled with (a trainer's live policy does); None
+    lets the policy server record its own."""
+
+
+class TokenPrompts(Protocol):
+    """What an engine that takes token prompts does for the policy server."""
+
+    async def chat_ids(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        *,
+        add_generation_prompt: bool,
+    ) -> list[int]:
+        """`messages` rendered by the model's chat template, as the engine tokenizes them."""
+        ...
+
+    async def generate(self, prompt_ids: list[int], request: dict[str, Any]) -> Generated:
+        """Sample from `prompt_ids` with the request's sampling settings."""
+        ...
+
 
 def chat_completion(
     model: str,
@@ -53,6 +105,7 @@ def chat_completion(
     completion_ids: list[int] | None,
     logprobs: list[float] | None,
     tokens: list[str] | None = None,
+    prompt_mode: str = "messages",
 ) -> dict[str, Any]:
     """A `chat.completion` dict with token fields, for engines RL Gym drives token by token."""
     choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": finish_reason}
@@ -75,6 +128,7 @@ def chat_completion(
         "usage": _usage(prompt_ids, completion_ids),
         "prompt_token_ids": prompt_ids,
         "token_ids_source": "engine" if prompt_ids is not None and completion_ids else "none",
+        "prompt_mode": prompt_mode,
     }
 
 

@@ -25,8 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from gym_core.errors import ConfigError
-from policy_clients.chat_template import ChatTemplate, assistant_reply
-from policy_clients.engines.base import EngineError, chat_completion, text_completion
+from policy_clients.chat_template import ChatTemplate
+from policy_clients.engines.base import (
+    EngineError,
+    Generated,
+    TokenPrompts,
+    chat_completion,
+    text_completion,
+)
+from policy_clients.tool_calls import assistant_reply
 
 __all__ = ["DEFAULT_GGUF_PACKAGE", "EmbeddedEngine", "default_gguf"]
 
@@ -178,20 +185,50 @@ class EmbeddedEngine:
             tokens=[self._text([token]) for token in generation.ids],
         )
 
-    def _chat_prompt(self, request: dict[str, Any]) -> tuple[list[int], Any, bool]:
+    @property
+    def token_prompts(self) -> TokenPrompts | None:
+        return self
+
+    async def chat_ids(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        *,
+        add_generation_prompt: bool,
+    ) -> list[int]:
+        text = self._render(messages, tools, add_generation_prompt=add_generation_prompt)
+        return self._tokenize(text)
+
+    async def generate(self, prompt_ids: list[int], request: dict[str, Any]) -> Generated:
+        generation = await self._run(self._generate, prompt_ids, request, _grammar(request))
+        return Generated(
+            ids=generation.ids,
+            logprobs=generation.logprobs,
+            text=self._text(self._visible(generation.ids)),
+            finish_reason=generation.finish_reason,
+        )
+
+    def _render(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        *,
+        add_generation_prompt: bool = True,
+    ) -> str:
         if self._llama is None or self._template is None:
             raise EngineError("the embedded model is not loaded yet")
-        tools = request.get("tools") or None
-        choice = request.get("tool_choice", "auto")
         try:
-            prompt = self._template.render(request["messages"], tools)
+            return self._template.render(
+                messages, tools, add_generation_prompt=add_generation_prompt
+            )
         except Exception as error:
             raise EngineError(f"cannot render the chat template: {error}") from None
-        grammar = None
-        if tools and (choice == "required" or isinstance(choice, dict)):
-            only = choice["function"]["name"] if isinstance(choice, dict) else None
-            grammar = _tool_call_grammar(tools, only)
-        return self._prompt_ids(prompt), grammar, bool(tools) and choice != "none"
+
+    def _chat_prompt(self, request: dict[str, Any]) -> tuple[list[int], Any, bool]:
+        tools = request.get("tools") or None
+        prompt = self._render(request["messages"], tools)
+        parse_tools = bool(tools) and request.get("tool_choice", "auto") != "none"
+        return self._prompt_ids(prompt), _grammar(request), parse_tools
 
     def _chat_answer(
         self,
@@ -272,7 +309,7 @@ class EmbeddedEngine:
         room = self.n_ctx - len(prompt_ids)
         if room <= 0:
             raise EngineError(
-                f"the prompt has {len(prompt_ids)} tokens; the context holds {self.n_ctx}"
+                f"the prompt has {len(prompt_ids)} tokens; the context window holds {self.n_ctx}"
             )
         limit = min(
             int(request.get("max_tokens") or request.get("max_completion_tokens") or room), room
@@ -369,6 +406,16 @@ def _stop_strings(stop: Any) -> list[str]:
     if stop is None:
         return []
     return [stop] if isinstance(stop, str) else [s for s in stop if isinstance(s, str)]
+
+
+def _grammar(request: dict[str, Any]) -> Any:
+    """The grammar a required tool call (`tool_choice`) is decoded with, or None."""
+    tools = request.get("tools") or None
+    choice = request.get("tool_choice", "auto")
+    if not tools or not (choice == "required" or isinstance(choice, dict)):
+        return None
+    only = choice["function"]["name"] if isinstance(choice, dict) else None
+    return _tool_call_grammar(tools, only)
 
 
 def _tool_call_grammar(tools: list[dict[str, Any]], only: str | None) -> Any:

@@ -6,6 +6,11 @@ Each is asked for token ids in its own terms:
   ids come from its own `/apply-template` and `/tokenize` (checked against the prompt length
   the completion reports, so a mismatch is never passed on as exact);
 - OpenAI (and any engine we cannot identify): text and logprobs only, `token_ids_source: none`.
+
+vLLM (and the live policy, which speaks its dialect) and llama.cpp's server also take token
+prompts (`TokenPrompts`): vLLM renders and tokenizes messages in `/tokenize` and generates from
+ids in `/v1/completions`; llama.cpp's server in `/apply-template` + `/tokenize` and
+`/completion`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import orjson
 
 from gym_core.errors import ServiceError
 from gym_core.http_client import HttpClient
+from policy_clients.engines.base import Generated, TokenPrompts
 
 __all__ = ["HttpEngineKind", "OpenAIHttpEngine", "detect_kind"]
 
@@ -30,6 +36,31 @@ _OWNERS: dict[str, HttpEngineKind] = {
     "rl-gym-live": "vllm",
     "sglang": "sglang",
     "llamacpp": "llamacpp",
+}
+_CHAT_ONLY = {
+    "messages",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "logprobs",
+    "top_logprobs",
+    "stream",
+    "stream_options",
+    "max_completion_tokens",
+}
+"""Chat request keys a completion from token ids does not take (the rest is sampling)."""
+_LLAMACPP_SAMPLING = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "top_k": "top_k",
+    "min_p": "min_p",
+    "seed": "seed",
+    "stop": "stop",
+    "max_tokens": "n_predict",
+    "max_completion_tokens": "n_predict",
+    "repetition_penalty": "repeat_penalty",
+    "presence_penalty": "presence_penalty",
+    "frequency_penalty": "frequency_penalty",
 }
 
 
@@ -103,6 +134,49 @@ class OpenAIHttpEngine:
     async def close(self) -> None:
         """The HTTP client is the gateway's; nothing of our own to release."""
 
+    @property
+    def token_prompts(self) -> TokenPrompts | None:
+        return self if self.kind in ("vllm", "llamacpp") else None
+
+    async def chat_ids(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        *,
+        add_generation_prompt: bool,
+    ) -> list[int]:
+        body: dict[str, Any] = {
+            "messages": messages,
+            "add_generation_prompt": add_generation_prompt,
+        }
+        if tools:
+            body["tools"] = tools
+        if self.kind == "llamacpp":
+            rendered = await self._post("/apply-template", body)
+            return await self._llamacpp_tokenize(rendered["prompt"])
+        answer = await self._post("/tokenize", {**body, "model": self.model})
+        return [int(token) for token in answer["tokens"]]
+
+    async def generate(self, prompt_ids: list[int], request: dict[str, Any]) -> Generated:
+        if self.kind == "llamacpp":
+            return await self._llamacpp_generate(prompt_ids, request)
+        body = {key: value for key, value in request.items() if key not in _CHAT_ONLY}
+        if request.get("max_completion_tokens") is not None:
+            body.setdefault("max_tokens", request["max_completion_tokens"])
+        body.update(
+            model=self.model, prompt=prompt_ids, logprobs=0, return_token_ids=True, stream=False
+        )
+        answer = await self._post("/v1/completions", body)
+        choice = answer["choices"][0]
+        logprobs = (choice.get("logprobs") or {}).get("token_logprobs")
+        return Generated(
+            ids=list(choice["token_ids"]),
+            logprobs=[float(value) for value in logprobs] if logprobs is not None else None,
+            text=choice.get("text") or "",
+            finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
+            policy_version=answer.get("policy_version"),
+        )
+
     def _body(self, request: dict[str, Any], *, stream: bool) -> dict[str, Any]:
         body = {**request, "stream": stream}
         if self.model:
@@ -118,6 +192,30 @@ class OpenAIHttpEngine:
         )
         return answer
 
+    async def _llamacpp_tokenize(self, text: str) -> list[int]:
+        tokens = await self._post(
+            "/tokenize", {"content": text, "add_special": True, "parse_special": True}
+        )
+        return [token if isinstance(token, int) else token["id"] for token in tokens["tokens"]]
+
+    async def _llamacpp_generate(self, prompt_ids: list[int], request: dict[str, Any]) -> Generated:
+        body: dict[str, Any] = {
+            ours: request[theirs]
+            for theirs, ours in _LLAMACPP_SAMPLING.items()
+            if request.get(theirs) is not None
+        }
+        body.update(prompt=prompt_ids, n_probs=1, return_tokens=True, cache_prompt=True)
+        answer = await self._post("/completion", body)
+        entries = answer.get("completion_probabilities") or []
+        ids = [int(token) for token in answer.get("tokens") or []]
+        logprobs = [float(entry["logprob"]) for entry in entries if "logprob" in entry]
+        return Generated(
+            ids=ids,
+            logprobs=logprobs if len(logprobs) == len(ids) else None,
+            text=answer.get("content") or "",
+            finish_reason="length" if answer.get("stop_type") == "limit" else "stop",
+        )
+
     async def _llamacpp_prompt_ids(self, request: dict[str, Any]) -> list[int] | None:
         """The prompt as llama.cpp's server renders and tokenizes it for this request."""
         try:
@@ -125,18 +223,16 @@ class OpenAIHttpEngine:
                 "/apply-template",
                 {key: request[key] for key in ("messages", "tools") if key in request},
             )
-            tokens = await self._post(
-                "/tokenize",
-                {"content": rendered["prompt"], "add_special": True, "parse_special": True},
-            )
+            return await self._llamacpp_tokenize(rendered["prompt"])
         except (ServiceError, KeyError) as error:
             log.warning("%s: cannot get the prompt's token ids: %s", self.base_url, error)
             return None
-        return [token if isinstance(token, int) else token["id"] for token in tokens["tokens"]]
 
 
 def _with_source(answer: dict[str, Any]) -> dict[str, Any]:
     choices = answer.get("choices") or []
+    if answer.get("prompt_token_ids") is None and choices:  # vLLM's completions: per choice
+        answer["prompt_token_ids"] = choices[0].get("prompt_token_ids")
     exact = answer.get("prompt_token_ids") is not None and all(
         choice.get("token_ids") is not None for choice in choices
     )

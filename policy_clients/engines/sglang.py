@@ -7,6 +7,8 @@ every prompt token's id and `meta_info.output_token_logprobs` every completion t
 the policy server renders the model's chat template (`policy.chat_template`, the model's
 `tokenizer_config.json` or a `.jinja` file) and parses tool calls from the completion.
 
+With a chat template it also takes token prompts (`TokenPrompts`): `/generate` with
+`input_ids`, and messages tokenized by a `/generate` of their rendering that samples nothing.
 Without a chat template it falls back to SGLang's chat API, and says so: text and logprobs,
 `token_ids_source: none`.
 """
@@ -18,9 +20,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from gym_core.http_client import HttpClient
-from policy_clients.chat_template import ChatTemplate, assistant_reply
-from policy_clients.engines.base import chat_completion, text_completion
+from policy_clients.chat_template import ChatTemplate
+from policy_clients.engines.base import Generated, TokenPrompts, chat_completion, text_completion
 from policy_clients.engines.openai_http import OpenAIHttpEngine
+from policy_clients.tool_calls import assistant_reply
 
 __all__ = ["SGLangEngine"]
 
@@ -93,6 +96,32 @@ class SGLangEngine:
             prompt_ids=prompt_ids,
             completion_ids=completion_ids,
             logprobs=logprobs,
+        )
+
+    @property
+    def token_prompts(self) -> TokenPrompts | None:
+        return self if self.template is not None else None
+
+    async def chat_ids(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        *,
+        add_generation_prompt: bool,
+    ) -> list[int]:
+        assert self.template is not None, "token prompts need policy.chat_template"
+        text = self.template.render(messages, tools, add_generation_prompt=add_generation_prompt)
+        answer = await self._generate({"text": text}, {"max_tokens": 0})
+        return [entry[1] for entry in answer["meta_info"]["input_token_logprobs"]]
+
+    async def generate(self, prompt_ids: list[int], request: dict[str, Any]) -> Generated:
+        answer = await self._generate({"input_ids": prompt_ids}, request)
+        ids, logprobs = _completion_tokens(answer)
+        return Generated(
+            ids=ids,
+            logprobs=logprobs,
+            text=answer.get("text", ""),
+            finish_reason=_finish_reason(answer["meta_info"]),
         )
 
     def chat_stream(self, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:

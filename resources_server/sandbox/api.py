@@ -79,6 +79,10 @@ class RunResult(BaseModel):
     measure it (docker)."""
     timed_out: bool = False
     """The program used up its CPU time or the wall-clock bound."""
+    wall_clock_stopped: bool = False
+    """It was stopped by the wall-clock backstop before its CPU time ran out: it waited (for
+    a core on a busy machine, or asleep) rather than computed, so it judges nothing about the
+    program; a verifier must not score it."""
     out_of_memory: bool = False
     """An allocation failed (Python's `MemoryError`) or the engine's OOM killer struck."""
     output_truncated: bool = False

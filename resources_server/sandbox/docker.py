@@ -117,6 +117,7 @@ class DockerSandbox(Sandbox):
             exit_code=exit_code,
             wall_time_s=wall_time_s,
             timed_out=exit_code is None or (exit_code in CPU_SIGNALS and not oom_killed),
+            wall_clock_stopped=exit_code is None,
             out_of_memory=oom_killed or out_of_memory(exit_code, stderr),
             output_truncated=stdout_cut or stderr_cut,
         )

@@ -17,6 +17,17 @@ from tests.conftest import gym_stack, scripted_engine
 RULES: list[dict[str, Any]] = [
     {
         "role": "user",
+        "match": "^grow",
+        "tool_calls": [{"name": "echo", "arguments": {"text": "grown"}}],
+    },
+    {
+        "role": "tool",
+        "match": "^grown$",
+        "status": 400,
+        "reply": "This model's maximum context length is 2048 tokens. However, you requested 2100",
+    },
+    {
+        "role": "user",
         "match": "^echo please",
         "tool_calls": [{"name": "echo", "arguments": {"text": "hi"}}],
     },
@@ -149,6 +160,17 @@ async def test_the_token_limit_truncates(endpoint: str) -> None:
     result = await run_one(endpoint, task("too long"))
     assert result.status == "truncated"
     assert result.turns[-1].finish_reason == "length"
+    assert result.metrics["truncated_by"] == "length"
+
+
+async def test_outgrowing_the_context_window_truncates_and_still_verifies(endpoint: str) -> None:
+    result = await run_one(endpoint, task("grow", expected="grown"))
+    assert result.status == "truncated"
+    assert result.failure is None
+    assert result.metrics["truncated_by"] == "context"
+    assert len(result.turns) == 1  # what was generated before the context filled up
+    assert [m.role for m in result.messages] == ["user", "assistant", "tool"]
+    assert result.reward == 0.0  # verified like any truncation: no final answer, so 0
 
 
 @pytest.mark.parametrize(
@@ -162,7 +184,10 @@ async def test_the_token_limit_truncates(endpoint: str) -> None:
 async def test_failures_are_typed_never_a_silent_zero(
     endpoint: str, prompt: str, kind: str
 ) -> None:
-    result = await run_one(endpoint, task(prompt))
+    async with AsyncRolloutClient(endpoint) as client:
+        # A second task that succeeds: a batch that fails whole at the policy is a 503.
+        result, other = await client.rollouts([task(prompt), task("first question")])
+    assert other.status == "completed"
     assert result.status == "failed"
     assert result.failure is not None
     assert result.failure.kind == kind
@@ -234,16 +259,35 @@ async def test_streaming_returns_every_result(endpoint: str) -> None:
             {"tasks": [{"id": "a", "env": "echo", "prompt": "x"}], "samples_per_task": 0},
             "samples_per_task",
         ),
+        (
+            {"tasks": [{"id": "a", "env": "echo", "prompt": "x", "sampling": {"messages": []}}]},
+            "tasks.0.sampling: Value error, messages: not a sampling setting",
+        ),
+        (
+            {"tasks": [{"id": "a", "env": "echo", "prompt": "x"}], "batch_id": "a/b"},
+            "batch_id: String should match pattern",
+        ),
+        (b'{"tasks": [{"id": "a", "env": "echo", "prompt": "x\\ud800"}]}', "lone UTF-16 surrogate"),
     ],
 )
 async def test_bad_requests_get_422_naming_the_field(
-    endpoint: str, body: dict[str, Any], named: str
+    endpoint: str, body: dict[str, Any] | bytes, named: str
 ) -> None:
     async with HttpClient() as http:
         with pytest.raises(ServiceRejected) as caught:
             await http.post(f"{endpoint}/v1/rollouts", body)
     assert caught.value.status == 422
     assert named in str(caught.value)
+
+
+async def test_a_group_id_that_could_break_a_header_is_422(endpoint: str) -> None:
+    body = {"task": task("hello"), "group_id": "a\r\nX-Injected: 1"}
+    async with HttpClient() as http:
+        with pytest.raises(
+            ServiceRejected, match="group_id: String should match pattern"
+        ) as caught:
+            await http.post(f"{endpoint}/v1/rollout", body)
+    assert caught.value.status == 422
 
 
 async def test_envs_lists_the_served_environments(endpoint: str) -> None:

@@ -4,7 +4,12 @@ grading in the real sandbox, and the bundled problems."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +21,8 @@ from gym_core.catalog import default_catalog_path
 from gym_core.config import load_config
 from gym_core.protocol import Task
 from gym_core.tasks_file import load_tasks
-from resources_server.sandbox import Sandbox
+from resources_server import VerifyTimeout
+from resources_server.sandbox import Limits, Sandbox, SandboxSettings, create_sandbox
 from tests.gym_core.test_protocol import peer_rows
 
 
@@ -225,3 +231,54 @@ async def test_function_calls(sandbox: Sandbox) -> None:
     assert [status for status, _ in broken] == ["compile_error", "compile_error"]
     exits = await statuses(sandbox, "import sys\ndef pair(a, b):\n    sys.exit(0)\n", fields)
     assert exits[0] == ("runtime_error", "SystemExit: 0")
+
+
+def burn_cpu(seconds: float) -> None:
+    """A process that keeps one core busy: what other rollouts do to a machine."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pass
+
+
+@contextlib.contextmanager
+def saturated_machine(busy_processes: int) -> Iterator[None]:
+    context = multiprocessing.get_context("fork")
+    hogs = [context.Process(target=burn_cpu, args=(120,)) for _ in range(busy_processes)]
+    for hog in hogs:
+        hog.start()
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.join()
+
+
+@pytest.mark.slow
+async def test_a_busy_machine_changes_no_test_status(sandbox: Sandbox) -> None:
+    """Timeouts count the program's CPU time, so every verdict is the same on an idle machine
+    and on one with three times as many busy processes as cores."""
+    tests = [*ADD_TESTS, {"stdin": "0 x\n", "stdout": "0\n"}, {"stdin": "9 9\n", "stdout": "18\n"}]
+    slow_but_right = (
+        "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4:\n    pass\n"
+    )
+    code = (
+        "a, b = map(int, input().split())\n"
+        + slow_but_right
+        + "while a == 9:\n    pass\nprint(a + b + (a == 5))\n"
+    )
+    fields = task(tests=tests)
+    idle = [status for status, _ in await statuses(sandbox, code, fields)]
+    with saturated_machine(3 * (os.cpu_count() or 1)):
+        busy = [status for status, _ in await statuses(sandbox, code, fields)]
+    assert idle == ["passed", "wrong_answer", "runtime_error", "timeout"]
+    assert busy == idle
+
+
+async def test_a_run_stopped_by_the_wall_clock_is_not_judged() -> None:
+    sandbox = create_sandbox(SandboxSettings(limits=Limits(cpu_time_s=5, wall_time_s=0.5)))
+    try:
+        with pytest.raises(VerifyTimeout, match="wall-clock backstop"):
+            await grade(sandbox, "import time\ntime.sleep(5)\n", task(tests=ADD_TESTS))
+    finally:
+        await sandbox.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -86,6 +87,40 @@ def test_rollout_resume_completes_a_group_cut_short(engine: str, tmp_path: Path)
     assert len({r.group_id for r in results}) == 1
 
 
+def test_rollout_resume_retries_failed_samples_in_place(engine: str, tmp_path: Path) -> None:
+    tasks = write_tasks(tmp_path / "tasks.jsonl")
+    out = tmp_path / "out.jsonl"
+    args = [str(tasks), "--out", str(out), "--samples", "2"]
+    with scripted_engine([{"match": "^q0", "status": 500}, *RULES]) as flaky:
+        assert main(["rollout", *args, "--policy-url", flaky]) == 0
+    first = read_results(out)
+    failed = [(r.task_id, r.sample_index) for r in first if r.status == "failed"]
+    assert failed == [("q0", 0), ("q0", 1)]
+    assert main(["rollout", *args, "--policy-url", engine, "--retry-failed"]) == 2
+
+    assert main(["rollout", *args, "--policy-url", engine, "--resume", "--retry-failed"]) == 0
+    again = read_results(out)
+    assert [(r.task_id, r.sample_index) for r in again] == [
+        (r.task_id, r.sample_index) for r in first
+    ]
+    assert len(out.read_text().splitlines()) == len(first)  # replaced, not appended
+    assert all(r.status == "completed" for r in again)
+    assert [r.group_id for r in again] == [r.group_id for r in first]
+    unchanged = [r for r in first if r.status != "failed"]
+    assert [r for r in again if r.task_id != "q0"] == unchanged
+
+
+def test_a_retry_cut_short_never_counts_a_sample_twice(engine: str, tmp_path: Path) -> None:
+    tasks = write_tasks(tmp_path / "tasks.jsonl", count=1)
+    out = tmp_path / "out.jsonl"
+    assert main(["rollout", str(tasks), "--out", str(out), "--policy-url", engine]) == 0
+    [done] = read_results(out)
+    with out.open("a") as sink:  # a crash after appending a retried row, before the rewrite
+        sink.write(done.model_copy(update={"reward": 0.5}).model_dump_json() + "\n")
+    [latest] = read_results(out)
+    assert latest.reward == 0.5
+
+
 def test_the_peer_math_rows_run_unchanged(engine: str, tmp_path: Path) -> None:
     rows = PEER_DATA / "math_with_judge" / "example.jsonl"
     if not rows.exists():
@@ -133,7 +168,16 @@ def test_rollout_uses_servers_already_running(engine: str, tmp_path: Path) -> No
             "the policy server runs one replica",
         ),
         (
-            ["serve", "math", "--cluster", "local", "--host", "10.1.2.3", "--token", "t"],
+            [
+                "serve",
+                "math",
+                "--cluster",
+                "local",
+                "--host",
+                "10.1.2.3",
+                "--token",
+                "t0k3n-for-tests",
+            ],
             "serve.host: '10.1.2.3' cannot be used with --cluster",
         ),
         (["rollout", "math", "--out", "x.jsonl", "--samples", "0"], "--samples must be at least 1"),
@@ -228,3 +272,15 @@ def test_data_generate_writes_the_same_tasks_for_the_same_seed(
     assert all(task.env_fields()["difficulty"] == "hard" for task in tasks)
     assert "wrote 4 calendar tasks (difficulty hard, seed 1)" in capsys.readouterr().out
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a.jsonl", "b.jsonl", "c.jsonl"]
+
+
+def test_the_token_comes_from_a_file_kept_out_of_ps(tmp_path: Path) -> None:
+    from gym_core.cli.options import add_service_arguments, load_cli_config
+
+    parser = argparse.ArgumentParser()
+    add_service_arguments(parser)
+    secret = tmp_path / "token"
+    secret.write_text("a-long-secret-token\n")
+    config = load_cli_config(parser.parse_args(["--token-file", str(secret)]))
+    assert config.serve.token == "a-long-secret-token"
+    assert main(["serve", "math", "--token-file", str(tmp_path / "missing")]) == 2

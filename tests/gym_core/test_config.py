@@ -47,8 +47,16 @@ def test_flags_are_named_as_the_command_line() -> None:
 def test_serving_beyond_loopback_requires_a_token() -> None:
     with pytest.raises(ConfigError, match="set serve.token"):
         load_config(default_catalog_path(), None, {"serve": {"host": "0.0.0.0"}})
-    config = load_config(default_catalog_path(), None, {"serve": {"host": "0.0.0.0", "token": "s"}})
-    assert config.serve.token == "s"
+    config = load_config(
+        default_catalog_path(), None, {"serve": {"host": "0.0.0.0", "token": "s3cret-token"}}
+    )
+    assert config.serve.token == "s3cret-token"
+
+
+@pytest.mark.parametrize("token", ["", " ", "        ", "short", "two words here"])
+def test_a_blank_short_or_spaced_token_is_refused(token: str) -> None:
+    with pytest.raises(ConfigError, match=r"serve.token"):
+        load_config(default_catalog_path(), None, {"serve": {"token": token}})
 
 
 def test_unknown_environments_get_a_suggestion() -> None:

@@ -15,7 +15,7 @@ from gym_core.http_client import HttpClient
 
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[str, dict[str, int]]]:
-    calls = {"flaky": 0, "down": 0}
+    calls = {"flaky": 0, "down": 0, "processed": 0}
 
     async def flaky(request: web.Request) -> web.Response:
         calls["flaky"] += 1
@@ -37,6 +37,19 @@ async def server() -> AsyncIterator[tuple[str, dict[str, int]]]:
             status=422,
         )
 
+    async def compressing(request: web.Request) -> web.Response:
+        """Compresses whenever the client accepts it, as many engines and proxies do."""
+        response = web.json_response({"accepted": request.headers.get("Accept-Encoding")})
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            response.enable_compression(web.ContentCoding.gzip)
+        return response
+
+    async def processed(request: web.Request) -> web.Response:
+        calls["processed"] += 1
+        return web.json_response(
+            {"error": "ran, and failed"}, status=503, headers={"X-Processed": "true"}
+        )
+
     async def broken(request: web.Request) -> web.Response:
         return web.Response(text="Internal Server Error", status=500)
 
@@ -55,6 +68,8 @@ async def server() -> AsyncIterator[tuple[str, dict[str, int]]]:
             web.get("/slow", slow),
             web.post("/rejected", rejected),
             web.get("/broken", broken),
+            web.get("/compressing", compressing),
+            web.post("/processed", processed),
             web.post("/lines", lines),
         ]
     )
@@ -117,3 +132,19 @@ async def test_stream_lines_yields_each_non_empty_line(server: tuple[str, dict[s
     async with HttpClient() as http:
         lines = [line async for line in http.stream_lines(f"{url}/lines", {})]
     assert [line.strip() for line in lines] == [b'{"n": 0}', b'{"n": 1}', b'{"n": 2}']
+
+
+async def test_only_encodings_it_decodes_are_asked_for(server: tuple[str, dict[str, int]]) -> None:
+    url, _ = server
+    async with HttpClient() as http:
+        assert await http.get(f"{url}/compressing") == {"accepted": "identity"}
+
+
+async def test_a_503_the_service_marks_processed_is_not_sent_again(
+    server: tuple[str, dict[str, int]],
+) -> None:
+    url, calls = server
+    async with HttpClient(backoff_s=0.001) as http:
+        with pytest.raises(ServiceFailed, match="HTTP 503: ran, and failed"):
+            await http.post(f"{url}/processed", {})
+    assert calls["processed"] == 1

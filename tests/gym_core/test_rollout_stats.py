@@ -38,7 +38,20 @@ def test_failures_are_counted_not_averaged_as_zero() -> None:
         ]
     )
     assert stats.mean_reward == pytest.approx(2 / 3)
-    assert stats.pass_at_k[1] == pytest.approx((0.5 + 0.5) / 2)
-    assert stats.pass_at_k[2] == pytest.approx(1.0)
+    # b's failed sample is no wrong answer: b passed 1 of its 1 scored samples.
+    assert stats.pass_at_k == {1: pytest.approx((0.5 + 1.0) / 2)}
     assert stats.failures == {"policy_error": 1}
     assert stats.statuses == {"completed": 3, "failed": 1}
+
+
+def test_a_task_whose_every_sample_failed_is_left_out_of_pass_at_k() -> None:
+    stats = summarize(
+        [
+            result("a", 0, 1.0),
+            result("a", 1, 0.0),
+            result("b", 0, None, "failed"),
+            result("b", 1, None, "failed"),
+        ]
+    )
+    assert stats.pass_at_k == {1: pytest.approx(0.5), 2: pytest.approx(1.0)}
+    assert (stats.tasks, stats.unscored_tasks) == (2, 1)

@@ -42,3 +42,16 @@ def test_missing_logprobs_leave_the_ids() -> None:
     check = build_token_view([turn([1], [2])])
     assert check.view.input_ids == [1, 2]
     assert check.view.logprobs is None
+
+
+def test_turns_point_into_the_view_instead_of_repeating_their_prompts() -> None:
+    check = build_token_view([turn([1, 2], [3]), turn([1, 2, 3, 4], [5])])
+    assert [(t.prompt_token_ids, t.prompt_length) for t in check.turns] == [(None, 2), (None, 4)]
+    assert check.turns[1].completion_token_ids == [5]
+
+
+def test_a_broken_prefix_keeps_every_prompt_whole() -> None:
+    turns = [turn([1, 2], [3]), turn([9], [5])]
+    check = build_token_view(turns)
+    assert [t.prompt_token_ids for t in check.turns] == [[1, 2], [9]]
+    assert all(t.prompt_length is None for t in check.turns)

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from gym_core.errors import ConfigError
-from policy_clients.chat_template import ChatTemplate, load_chat_template, parse_tool_calls
+from policy_clients.chat_template import ChatTemplate, load_chat_template
 from policy_clients.scripted import CHATML_TEMPLATE, render_prompt
+from policy_clients.tool_calls import parse_tool_calls
 
 TOOLS = [{"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}]
 

@@ -122,12 +122,14 @@ def test_a_multi_turn_tool_episode_is_one_token_sequence() -> None:
     assert result.status == "truncated"  # every turn is a forced call, so max_turns ends it
     assert [m.role for m in result.messages] == ["user"] + ["assistant", "tool"] * 3
     assert result.prefix_consistent is True
+    assert all(turn.prompt_mode == "tokens" for turn in result.turns)
+    assert all(turn.prompt_token_ids is None for turn in result.turns)  # they point into the view
     view = result.token_view
     generated = [turn.completion_token_ids for turn in result.turns]
     assert sum(view.loss_mask) == sum(len(ids) for ids in generated)
-    assert (
-        view.input_ids[: len(result.turns[-1].prompt_token_ids)]
-        == result.turns[-1].prompt_token_ids
-    )
+    for index, turn in enumerate(result.turns):
+        end = turn.prompt_length + len(turn.completion_token_ids)
+        assert view.input_ids[turn.prompt_length : end] == turn.completion_token_ids
+        assert result.prompt_token_ids(index) == view.input_ids[: turn.prompt_length]
     masked = [lp for lp, mask in zip(view.logprobs, view.loss_mask, strict=True) if mask]
     assert masked == [lp for turn in result.turns for lp in turn.completion_logprobs]

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
 
-from gym_core.errors import ServiceRejected, ServiceUnavailable
+from gym_core.errors import ServiceFailed, ServiceRejected
 from gym_core.http_client import HttpClient
 from gym_core.launch.local import start_service, stop_processes
 from gym_core.settings import PolicyServerSettings
@@ -163,14 +166,29 @@ async def test_pause_holds_new_generations_until_resume_with_a_new_version(vllm:
         assert (await chat(vllm, [{"role": "user", "content": "hi"}]))["policy_version"] == 8
 
 
-def test_each_request_to_an_engine_has_a_timeout() -> None:
+def chat_requests_seen(engine_url: str) -> int:
+    with urllib.request.urlopen(f"{engine_url}/metrics") as answer:
+        counts = re.findall(
+            rb'rlgym_requests_total\{[^}]*route="/v1/chat/completions"[^}]*\} (\d+)', answer.read()
+        )
+    return sum(int(count) for count in counts)
+
+
+def test_each_request_to_an_engine_has_a_timeout_and_one_layer_retries() -> None:
     async def ask_slowly(url: str) -> None:
-        async with HttpClient(max_retries=0) as http:
+        async with HttpClient() as http:  # a client that retries 504s from proxies
             await http.post(f"{url}/v1/chat/completions", {"messages": [SLOW]})
 
-    with gateway("vllm", request_timeout_s=0.3) as url:
-        with pytest.raises(ServiceUnavailable, match="HTTP 504: the engine did not answer"):
+    with (
+        scripted_engine(RULES) as engine,
+        policy_server([engine], request_timeout_s=0.3) as url,
+    ):
+        with pytest.raises(ServiceFailed, match="HTTP 504: the engine did not answer") as caught:
             asyncio.run(ask_slowly(url))
+        assert caught.value.status == 504
+        time.sleep(1.5)  # the engine counts a request when it has answered it
+        # The gateway timed the generation out once; nobody sent it again.
+        assert chat_requests_seen(engine) == 1
         assert asyncio.run(chat(url, [{"role": "user", "content": "hi"}]))["choices"]
 
 

@@ -77,6 +77,7 @@ def test_a_multi_turn_episode_through_the_agent(engine: str) -> None:
     assert result.status == "completed"
     assert [m.role for m in result.messages] == ["user", "assistant", "user", "assistant"]
     assert all(turn.token_ids_source == "engine" for turn in result.turns)
+    assert all(turn.prompt_mode == "tokens" for turn in result.turns)
     assert result.prefix_consistent is True
     assert sum(result.token_view.loss_mask) == sum(
         len(t.completion_token_ids) for t in result.turns

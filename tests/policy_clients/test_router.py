@@ -61,7 +61,7 @@ def test_an_unreachable_replica_is_routed_around() -> None:
                 return await http.get(f"{url}/admin/status")  # type: ignore[no-any-return]
 
         status = asyncio.run(run())
-    health = {replica["engine"]: replica["healthy"] for replica in status["replicas"]}
+    health = {replica["engine"]: replica["healthy"] for replica in status["engines"]}
     assert health == {dead: False, engine.url: True}
 
 

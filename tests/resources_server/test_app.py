@@ -163,6 +163,29 @@ async def test_verify_failures_are_typed_not_scored(url: str) -> None:
     assert spent["failure"]["kind"] == "verify_timeout"
 
 
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        ("VERIFY_DIES", "died"),
+        ("VERIFY_NAN", "reward must be a finite number, got nan"),
+        ("VERIFY_INF_PART", "style must be a finite number, got inf"),
+        ("VERIFY_TEXT", "verify must return a Verdict or a number, got str"),
+    ],
+)
+async def test_a_verifier_that_breaks_or_returns_no_reward_is_a_verify_error(
+    url: str, answer: str, named: str
+) -> None:
+    async with HttpClient() as http:
+        session = await open_session(http, url)
+        verdict = await http.post(
+            f"{url}/sessions/{session}/verify",
+            {"messages": [{"role": "assistant", "content": answer}]},
+        )
+    assert verdict["reward"] is None
+    assert verdict["failure"]["kind"] == "verify_error"
+    assert named in verdict["failure"]["message"]
+
+
 async def test_delete_ends_a_session(url: str) -> None:
     async with HttpClient() as http:
         session = await open_session(http, url)

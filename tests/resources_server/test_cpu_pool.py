@@ -78,3 +78,30 @@ async def test_a_dead_worker_is_replaced(pool: CpuPool) -> None:
         await pool.run(die)
     assert await pool.run(divide, 1, 2) == 0.5
     assert await pool.run(divide, 1, 2) == 0.5
+
+
+def echo_after(value: int, seconds: float) -> int:
+    time.sleep(seconds)
+    return value
+
+
+async def test_an_abandoned_call_never_answers_another(pool: CpuPool) -> None:
+    """Calls cancelled mid-flight (a client that hung up) leave no late answer behind."""
+    calls = [
+        asyncio.ensure_future(pool.run(echo_after, value, 0.05 + 0.01 * (value % 5)))
+        for value in range(40)
+    ]
+    for step in range(0, 40, 3):  # cancel some while they run, others while they wait
+        await asyncio.sleep(0.02)
+        calls[step].cancel()
+    finished = await asyncio.gather(*calls, return_exceptions=True)
+    for value, result in enumerate(finished):
+        assert isinstance(result, asyncio.CancelledError) or result == value
+    assert [await pool.run(echo_after, value, 0) for value in range(6)] == list(range(6))
+    assert len(pool._workers) == pool.size
+
+
+async def test_a_call_that_times_out_in_its_caller_leaves_a_clean_pool(pool: CpuPool) -> None:
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(pool.run(echo_after, 1, 0.5), 0.1)
+    assert await asyncio.gather(pool.run(echo_after, 2, 0.6), pool.run(echo_after, 3, 0)) == [2, 3]

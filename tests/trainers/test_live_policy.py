@@ -353,8 +353,9 @@ def test_a_rollout_through_gym_serve_records_the_exact_ids(
     assert result.status in ("completed", "truncated"), result.failure
     [turn] = result.turns
     assert turn.token_ids_source == "engine"
-    assert turn.prompt_token_ids == template_ids(loaded[1], QUESTION)
-    expected = rescored(loaded[0], turn.prompt_token_ids, turn.completion_token_ids)
+    prompt = result.prompt_token_ids(0)  # token-exact turns point into the token view
+    assert prompt == template_ids(loaded[1], QUESTION)
+    expected = rescored(loaded[0], prompt, turn.completion_token_ids)
     assert turn.completion_logprobs == pytest.approx(expected, abs=TOLERANCE)
     assert result.token_view is not None
 

@@ -1,7 +1,7 @@
-"""The reference solutions of the bundled calendar tasks: the committed files are exactly what
-`python -m environments.calendar.make_solutions` writes, every calendar of a reference is
-right (not only the last one), and a wrong solution errs only in its last calendar, with the
-mistake it is meant to have."""
+"""The reference solutions and cheat probes of the bundled calendar tasks: the committed files
+are exactly what `python -m environments.calendar.make_solutions` writes, every calendar of a
+reference is right (not only the last one), a wrong solution errs only in its last calendar,
+with the mistake it is meant to have, and a cheat's calendar breaks what it is meant to."""
 
 from __future__ import annotations
 
@@ -9,21 +9,30 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
+from environments.calendar.checks import check, read_calendar
 from environments.calendar.make_solutions import (
+    CHEATS,
     SOLUTIONS,
     TASKS,
+    TOOLS_CHEATS,
     TOOLS_SOLUTIONS,
     TOOLS_TASKS,
+    cheats,
+    constraints_broken,
+    each_event_twice,
     near_miss,
     solutions,
+    stacked,
 )
+from environments.calendar.schedule import After, Event, Requirements
 from gym_core.catalog import default_catalog_path
 from gym_core.config import load_config
 from gym_core.http_client import HttpClient
 from gym_core.hub.player import ScriptedPlayer
-from gym_core.hub.solutions import load_solutions, solutions_jsonl, steps_of
+from gym_core.hub.solutions import cheats_jsonl, load_solutions, solutions_jsonl, steps_of
 from gym_core.settings import ResourcesServerSettings
 from gym_core.tasks_file import load_tasks
 from tests.conftest import resources_server
@@ -42,6 +51,40 @@ def test_the_committed_solutions_are_what_the_script_makes(
 ) -> None:
     assert load_config(default_catalog_path()).envs[env].solutions_path() == path
     assert path.read_bytes() == solutions_jsonl(solutions(tools=tools))
+
+
+@pytest.mark.parametrize(
+    ("env", "path", "tools"),
+    [(m[0], p, m[4]) for m, p in zip(MODES, (CHEATS, TOOLS_CHEATS), strict=True)],
+)
+def test_the_committed_cheats_are_what_the_script_makes(env: str, path: Path, tools: bool) -> None:
+    assert load_config(default_catalog_path()).envs[env].cheats_path() == path
+    assert path.read_bytes() == cheats_jsonl(cheats(tools=tools))
+
+
+TWO = (
+    Event(event_id=0, event_name="A", duration=60),
+    Event(event_id=1, event_name="B", duration=30),
+)
+
+
+def failed_checks(calendar: list[dict[str, Any]], requirements: Requirements) -> tuple[str, ...]:
+    return check(read_calendar(orjson.dumps(calendar).decode()), requirements).failed
+
+
+def test_each_cheat_calendar_breaks_what_it_is_meant_to() -> None:
+    requirements = Requirements(events=TWO, constraints=(After(event_id=0, time=11 * 60),))
+    broken = constraints_broken(requirements)
+    assert broken is not None
+    assert failed_checks(broken, requirements) == ("constraints",)
+    assert failed_checks(stacked(requirements), requirements) == ("no_overlap", "constraints")
+    right = [
+        {"event_id": 1, "event_name": "B", "start_time": "10:00", "duration": 30},
+        {"event_id": 0, "event_name": "A", "start_time": "11:00", "duration": 60},
+    ]
+    assert failed_checks(right, requirements) == ()
+    assert failed_checks(each_event_twice(right), requirements) == ("event_count",)
+    assert constraints_broken(Requirements(events=TWO)) is None
 
 
 def test_a_near_miss_changes_only_the_last_event() -> None:

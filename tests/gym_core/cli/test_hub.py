@@ -16,6 +16,8 @@ CARD = {
     "validated_on": "2025-03-04",
     "checks_passed": ["schema", "starts"],
     "examples": 5,
+    "cheats_tried": 12,
+    "cheats_passed": 12,
     "verify_latency_ms": {"p50": 1.5, "p99": 4.25},
     "baseline_mean_reward": 0.4,
     "baseline_policy": "tiny-model",
@@ -80,6 +82,7 @@ def test_show_prints_the_entry_and_its_quality_card(
         "True on 2025-03-04",
         "schema, starts",
         "p50 1.5 ms, p99 4.25 ms",
+        "12 tried, 12 earned nothing",
         "0.4000 (tiny-model)",
         "ab" * 32,
         str(hub / "c-0.3.0-py3-none-any.whl"),
@@ -90,6 +93,7 @@ def test_show_prints_the_entry_and_its_quality_card(
     out = capsys.readouterr().out
     assert "not published: no card yet" in out
     assert "data/solutions.jsonl" in out
+    assert "data/cheats.jsonl" in out
 
 
 def test_show_suggests_a_name(hub: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -40,6 +40,7 @@ def test_publish_adds_the_wheel_and_its_card_to_the_hub(
     assert card.validated
     assert card.checks_passed == list(CHECKS)
     assert card.examples == 5
+    assert (card.cheats_tried, card.cheats_passed) == (6, 6)
     assert 0 < card.verify_latency_ms.p50 <= card.verify_latency_ms.p99
     assert card.baseline_mean_reward is None
     assert card.wheel_sha256 == sha256_of(wheel)
@@ -122,6 +123,12 @@ def test_the_default_baseline_is_the_embedded_model(tmp_path: Path) -> None:
             },
             "malformed",
             "task 'crashy-1' with answer=0: HTTP 500",
+        ),
+        (
+            "first_box",
+            {"_BOXED_NUMBER.findall(text)}": "_BOXED_NUMBER.findall(text)[:1]}"},
+            "cheats",
+            "cheat 'several_boxes_right_first' on task 'first_box-5' earned reward 1",
         ),
     ],
 )

@@ -37,6 +37,7 @@ def test_new_writes_a_whole_project(tmp_path: Path, capsys: pytest.CaptureFixtur
         "rl_hub.yaml",
         "tests/test_word_count.py",
         "word_count_env/__init__.py",
+        "word_count_env/data/cheats.jsonl",
         "word_count_env/data/examples.jsonl",
         "word_count_env/data/solutions.jsonl",
         "word_count_env/server.py",

@@ -8,9 +8,12 @@ import pytest
 
 from gym_core.errors import ConfigError
 from gym_core.hub.solutions import (
+    Cheat,
     SayStep,
     Solution,
     ToolStep,
+    cheats_jsonl,
+    load_cheats,
     load_solutions,
     solutions_jsonl,
     steps_of,
@@ -71,3 +74,35 @@ def test_a_written_file_loads_back(tmp_path: Path) -> None:
     path.write_bytes(solutions_jsonl(made))
     assert load_solutions(path) == {solution.id: solution for solution in made}
     assert path.read_text().count("\n") == 2
+
+
+def test_cheats_load_in_order_and_write_back(tmp_path: Path) -> None:
+    made = [
+        Cheat(id="a", cheat="echo_prompt", attempt="What is 2 + 2?"),
+        Cheat(id="a", cheat="empty_box", attempt="\\boxed{}"),
+        Cheat(
+            id="b",
+            cheat="tool_without_answer",
+            attempt=[ToolStep(call="count", arguments={"word": "aa"}), SayStep(say="done")],
+        ),
+    ]
+    path = tmp_path / "cheats.jsonl"
+    path.write_bytes(cheats_jsonl(made))
+    assert load_cheats(path) == made
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (['{"id": "a", "cheat": "Echo Prompt", "attempt": "x"}'], "line 1: cheat: String should"),
+        (['{"id": "a", "cheat": "echo", "attempt": []}'], "line 1: attempt"),
+        (['{"id": "a", "attempt": "x"}'], "line 1: cheat: Field required"),
+        (
+            ['{"id": "a", "cheat": "echo", "attempt": "x"}'] * 2,
+            "line 2: a second cheat 'echo' for task 'a'",
+        ),
+    ],
+)
+def test_a_bad_cheat_is_named_with_its_line(tmp_path: Path, lines: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_cheats(write(tmp_path / "cheats.jsonl", *lines))

@@ -21,12 +21,17 @@ def check(report: ValidationReport, name: str) -> tuple[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # code plays ~1,500 sandboxed test runs
-@pytest.mark.parametrize("name", sorted(load_catalog(default_catalog_path()).envs))
+@pytest.mark.timeout(900)  # code plays ~1,900 sandboxed test runs
+@pytest.mark.parametrize(
+    "name",
+    [name for name in sorted(load_catalog(default_catalog_path()).envs)],
+)
 def test_every_catalog_environment_passes_validation(name: str) -> None:
     report = validate_env(load_config(default_catalog_path()), name)
     assert report.passed, report.explain()
     assert report.examples > 0
+    assert report.cheats_tried > 0
+    assert report.cheats_passed == report.cheats_tried
     assert report.verify_latency_ms is not None
 
 
@@ -35,6 +40,7 @@ def test_the_scaffold_passes_every_check(tmp_path: Path) -> None:
     assert report.passed, report.explain()
     assert report.passed_checks() == list(CHECKS)
     assert report.examples == 5
+    assert (report.cheats_tried, report.cheats_passed) == (6, 6)
     assert report.verify_latency_ms is not None
     assert report.verify_latency_ms.p50 <= report.verify_latency_ms.p99
 
@@ -65,19 +71,44 @@ MEMORY = (
 )
 
 
+LAST_BOX = "found = _BOXED_NUMBER.findall(text)\n    return int(found[-1]) if found else None"
+
+
 @pytest.mark.parametrize(
     ("name", "edits", "failing", "problems"),
     [
         (
             "lenient",
             {"float(answer == task.answer)": "float(answer is not None)"},
-            "wrong",
+            ["wrong"],
             ["task 'lenient-5' with its wrong solution: reward 1, expected 0"],
+        ),
+        (
+            "pays_anything",
+            {"float(answer == task.answer)": "float(bool(trajectory.final_text.strip()))"},
+            ["wrong", "cheats"],
+            [
+                "cheat 'echo_prompt' on task 'pays_anything-1' earned reward 1",
+                "cheat 'empty_box' on task 'pays_anything-2' earned reward 1",
+                "6 of 6 cheat probes earned a reward, echo_prompt 1, every_option 1",
+            ],
+        ),
+        (
+            "last_box",
+            {
+                "found = {int(number) for number in _BOXED_NUMBER.findall(text)}\n"
+                "    return found.pop() if len(found) == 1 else None": LAST_BOX
+            },
+            ["cheats"],
+            [
+                "cheat 'several_boxes_right_last' on task 'last_box-3' earned reward 1",
+                "1 of 6 cheat probes earned a reward, several_boxes_right_last 1",
+            ],
         ),
         (
             "seed_crash",
             {"    @tool\n": SEED_CRASH},
-            "malformed",
+            ["malformed"],
             [
                 "task 'seed_crash-1' with answer=0: HTTP 500",
                 "should have refused the request with a 4xx",
@@ -89,30 +120,34 @@ MEMORY = (
                 "        if len(letter) != 1:\n": "        if len(letter) > 1:\n",
                 "count(letter.lower())": "count(letter.lower()[0])",
             },
-            "malformed",
+            ["malformed"],
             ["tools raised an unexpected exception", "raise ToolError"],
         ),
         (
             "empty_crash",
             {"final_answer(trajectory.final_text)": "final_answer(trajectory.final_text) + 0"},
-            "malformed",
-            ["verified after an empty assistant answer: verify raised TypeError"],
+            ["cheats", "malformed"],
+            [
+                "verified after an empty assistant answer: verify raised TypeError",
+                "cheat 'echo_prompt' on task 'empty_crash-1': verification failed (verify_error)",
+                "0 of 6 cheat probes earned a reward; 6 broke the verifier",
+            ],
         ),
         (
             "echoed",
             {"answer = final_answer(trajectory.final_text)": MEMORY},
-            "deterministic",
+            ["deterministic"],
             ["with its reference solution: reward 1, then reward 0 when played again"],
         ),
     ],
 )
-def test_a_broken_environment_fails_the_check_that_catches_it(
-    tmp_path: Path, name: str, edits: dict[str, str], failing: str, problems: list[str]
+def test_a_broken_environment_fails_the_checks_that_catch_it(
+    tmp_path: Path, name: str, edits: dict[str, str], failing: list[str], problems: list[str]
 ) -> None:
     [report] = validate_project(project(tmp_path, name, edits))
     assert not report.passed
-    assert [c.name for c in report.checks if c.status == "failed"] == [failing]
-    found = check(report, failing)[1]
+    assert [c.name for c in report.checks if c.status == "failed"] == failing
+    found = "\n".join(check(report, name)[1] for name in failing)
     for problem in problems:
         assert problem in found
 
@@ -161,6 +196,22 @@ def test_a_server_that_cannot_start_skips_the_rest(tmp_path: Path) -> None:
                 (d / "rl_hub.yaml").read_text().replace("max_turns: 4", "max_turns: ten")
             ),
             "envs.gone.agent.max_turns: Input should be a valid integer",
+        ),
+        (
+            lambda d: (d / "rl_hub.yaml").write_text(
+                (d / "rl_hub.yaml").read_text().replace("      cheats: data/cheats.jsonl\n", "")
+            ),
+            "envs.gone.datasets.cheats is not set",
+        ),
+        (
+            lambda d: (d / "gone_env" / "data" / "cheats.jsonl").write_text(
+                '{"id": "gone-9", "cheat": "echo_prompt", "attempt": "x"}\n'
+            ),
+            "cheat probes of tasks that do not exist: 'gone-9'",
+        ),
+        (
+            lambda d: (d / "gone_env" / "data" / "cheats.jsonl").write_text("\n"),
+            "cheats.jsonl: no cheat probes",
         ),
     ],
 )

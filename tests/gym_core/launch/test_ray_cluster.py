@@ -198,6 +198,19 @@ def test_a_batch_spreads_over_two_replicas_that_share_sessions(endpoint: str) ->
 
 @pytest.mark.cluster
 @pytest.mark.slow
+def test_the_policy_is_steered_through_the_cluster_endpoint(endpoint: str) -> None:
+    with RolloutClient(endpoint) as client:
+        assert client.set_policy_version(5).version == 5
+        assert client.pause_policy().paused is True
+        state = client.resume_policy(version=6)
+        [result] = client.rollouts(rows("hello", 1, "42"))
+    assert state.paused is False
+    assert [engine.healthy for engine in state.engines] == [True]
+    assert result.turns[0].policy_version == 6
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
 def test_a_replica_killed_mid_batch_loses_only_its_calls_and_is_replaced(endpoint: str) -> None:
     import ray
 
