@@ -26,7 +26,6 @@ import json
 import random
 import statistics
 import time
-import urllib.request
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -168,18 +167,6 @@ def policy_loss(
     return -torch.min(ratio * gain, clipped * gain).sum() / tokens_in_step
 
 
-def set_policy_version(policy_server: str, version: int) -> None:
-    # TODO(lead): client.set_policy_version(version) once it is on main.
-    body = json.dumps({"version": version}).encode()
-    request = urllib.request.Request(
-        f"{policy_server}/admin/policy_version",
-        data=body,
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30):
-        pass
-
-
 def plot_curve(curve: list[dict[str, Any]], path: str) -> None:
     import matplotlib
 
@@ -252,7 +239,7 @@ def main() -> None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 with policy.weights_update():  # no generation reads half-updated weights
                     optimizer.step()
-                set_policy_version(running.urls["policy"], policy.version)
+                client.set_policy_version(policy.version)
             optimizer.zero_grad()
             update_s = time.perf_counter() - tic
 

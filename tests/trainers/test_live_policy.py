@@ -360,11 +360,6 @@ def test_a_rollout_through_gym_serve_records_the_exact_ids(
     assert result.token_view is not None
 
 
-@pytest.mark.xfail(
-    reason="the policy server records its own counter, not the engine's version, until issue "
-    "10 item 1 lands on main",
-    strict=False,
-)
 def test_a_rollout_through_gym_serve_records_the_live_version(
     math_stack: str, policy: LivePolicy
 ) -> None:
