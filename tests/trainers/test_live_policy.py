@@ -17,6 +17,7 @@ from gym_core.errors import ServiceRejected
 from gym_core.http_client import HttpClient
 from gym_core.rollout_client import AsyncRolloutClient
 from policy_clients.engines.openai_http import detect_kind
+from tests.conftest import gym_stack, importable_here
 from tests.fixtures.serving import gym_serving
 from trainers.live_policy import LivePolicy
 from trainers.smollm2 import load_smollm2
@@ -360,11 +361,6 @@ def test_a_rollout_through_gym_serve_records_the_exact_ids(
     assert result.token_view is not None
 
 
-@pytest.mark.xfail(
-    reason="the policy server records its own counter, not the engine's version, until issue "
-    "10 item 1 lands on main",
-    strict=False,
-)
 def test_a_rollout_through_gym_serve_records_the_live_version(
     math_stack: str, policy: LivePolicy
 ) -> None:
@@ -372,6 +368,38 @@ def test_a_rollout_through_gym_serve_records_the_live_version(
         pass
     result = rollout_of(math_stack)
     assert [turn.policy_version for turn in result.turns] == [policy.version]
+
+
+def test_a_multi_turn_dialogue_is_one_exact_token_sequence(
+    policy: LivePolicy, loaded: tuple[Any, Any]
+) -> None:
+    """Later turns continue the earlier turns' ids (token prompts through `/tokenize` and
+    `/v1/completions`), so one forward over the whole view re-scores every generated token."""
+    task = {
+        "id": "talk",
+        "env": "dialog",
+        "prompt": "Say hello in one word.",
+        "user_turns": ["Now say goodbye in one word.", "Thanks."],
+        "sampling": {"temperature": 0.7, "max_tokens": 64, "seed": 0},
+    }
+    with importable_here(), gym_stack(["dialog"], [policy.url]) as running:
+
+        async def run() -> Any:
+            async with AsyncRolloutClient(running.endpoint) as client:
+                return await client.rollout(task)
+
+        result = asyncio.run(run())
+    assert len(result.turns) >= 2  # a turn the token limit cuts ends the episode
+    assert all(turn.prompt_mode == "tokens" for turn in result.turns)
+    view = result.token_view
+    assert view is not None
+    assert view.logprobs is not None
+    generated = [index for index, mask in enumerate(view.loss_mask) if mask]
+    assert len(generated) == sum(len(turn.completion_token_ids or []) for turn in result.turns)
+    scores = rescored(loaded[0], view.input_ids[:1], view.input_ids[1:], temperature=0.7)
+    assert [view.logprobs[i] for i in generated] == pytest.approx(
+        [scores[i - 1] for i in generated], abs=TOLERANCE
+    )
 
 
 def test_close_cancels_what_is_still_generating(loaded: tuple[Any, Any]) -> None:
