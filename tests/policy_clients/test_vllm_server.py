@@ -14,8 +14,9 @@ import pytest
 from gym_core.http_client import HttpClient
 from gym_core.rollout_client import AsyncRolloutClient
 from tests.conftest import gym_stack
-from tests.fixtures.vllm_engine import SERVED_MODEL, smollm2_directory, vllm_python, vllm_server
+from tests.fixtures.vllm_engine import SERVED_MODEL, vllm_python, vllm_server
 from tests.policy_clients.test_gateway import policy_server
+from trainers.smollm2 import smollm2_dir
 
 pytestmark = pytest.mark.slow
 
@@ -24,10 +25,9 @@ GREEDY = {"temperature": 0, "max_tokens": 24}
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def engine() -> Iterator[str]:
     python = vllm_python()
-    model = smollm2_directory(tmp_path_factory.mktemp("smollm2"))
-    with vllm_server(python, model) as url:
+    with vllm_server(python, smollm2_dir()) as url:  # converted once, cached
         yield url
 
 
