@@ -86,6 +86,12 @@ def scripted_engine(rules: list[dict[str, Any]], **settings: Any) -> Iterator[st
         yield process.url
 
 
+async def post_json(url: str, path: str, body: dict[str, Any]) -> Any:
+    """The decoded answer of one POST, with a timeout long enough for a real model."""
+    async with HttpClient(timeout_s=300) as http:
+        return await http.post(f"{url}{path}", body)
+
+
 async def streamed_chunks(url: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     """The chunks of `body` streamed through `url`'s chat completions, without `[DONE]`."""
     async with HttpClient(timeout_s=300) as http:

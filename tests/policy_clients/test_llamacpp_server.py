@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from gym_core.http_client import HttpClient
 from gym_core.rollout_client import AsyncRolloutClient
 from policy_clients.engines.embedded import default_gguf
-from tests.conftest import gym_stack, llama_server, streamed_chunks
+from tests.conftest import gym_stack, llama_server, post_json, streamed_chunks
 from tests.policy_clients.test_gateway import policy_server
 
 pytestmark = pytest.mark.slow
@@ -31,25 +30,20 @@ def url(engine: str) -> Iterator[str]:
         yield url
 
 
-async def post(url: str, path: str, body: dict[str, Any]) -> Any:
-    async with HttpClient(timeout_s=300) as http:
-        return await http.post(f"{url}{path}", body)
-
-
 async def test_ids_are_the_servers_own(engine: str, url: str) -> None:
-    answer = await post(
+    answer = await post_json(
         url, "/v1/chat/completions", {"messages": QUESTION, "temperature": 0, "max_tokens": 40}
     )
     choice = answer["choices"][0]
     assert answer["token_ids_source"] == "engine"
     assert len(answer["prompt_token_ids"]) == answer["usage"]["prompt_tokens"]
-    detokenized = await post(engine, "/detokenize", {"tokens": choice["token_ids"]})
+    detokenized = await post_json(engine, "/detokenize", {"tokens": choice["token_ids"]})
     assert detokenized["content"].removesuffix("<|im_end|>") == choice["message"]["content"]
     assert len(choice["logprobs"]["content"]) == len(choice["token_ids"])
 
 
 async def test_streaming_passes_through(url: str) -> None:
-    whole = await post(
+    whole = await post_json(
         url, "/v1/chat/completions", {"messages": QUESTION, "temperature": 0, "max_tokens": 24}
     )
     chunks = await streamed_chunks(url, {"messages": QUESTION, "temperature": 0, "max_tokens": 24})

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from gym_core.http_client import HttpClient
 from gym_core.rollout_client import AsyncRolloutClient
-from tests.conftest import gym_stack
+from tests.conftest import gym_stack, post_json
 from tests.fixtures.vllm_engine import SERVED_MODEL, vllm_python, vllm_server
 from tests.policy_clients.test_gateway import policy_server
 from trainers.smollm2 import smollm2_dir
@@ -37,20 +36,15 @@ def gateway(engine: str) -> Iterator[str]:
         yield url
 
 
-async def post(url: str, path: str, body: dict[str, Any]) -> Any:
-    async with HttpClient(timeout_s=300) as http:
-        return await http.post(f"{url}{path}", body)
-
-
 async def test_ids_and_logprobs_are_vllms_own(engine: str, gateway: str) -> None:
-    answer = await post(gateway, "/v1/chat/completions", {"messages": QUESTION, **GREEDY})
+    answer = await post_json(gateway, "/v1/chat/completions", {"messages": QUESTION, **GREEDY})
     choice = answer["choices"][0]
     assert answer["token_ids_source"] == "engine"
     assert answer["prompt_mode"] == "messages"
-    prompt = (await post(engine, "/tokenize", {"messages": QUESTION}))["tokens"]
+    prompt = (await post_json(engine, "/tokenize", {"messages": QUESTION}))["tokens"]
     assert answer["prompt_token_ids"] == prompt
     # the same prompt straight to vLLM, as ids: the same tokens, the same logprobs
-    direct = await post(
+    direct = await post_json(
         engine,
         "/v1/completions",
         {
@@ -65,7 +59,7 @@ async def test_ids_and_logprobs_are_vllms_own(engine: str, gateway: str) -> None
     logprobs = [entry["logprob"] for entry in choice["logprobs"]["content"]]
     assert logprobs == pytest.approx(direct["choices"][0]["logprobs"]["token_logprobs"], abs=1e-4)
     # and they are the logprobs of those tokens after that prompt, as vLLM scores the sequence
-    scored = await post(
+    scored = await post_json(
         engine,
         "/v1/completions",
         {
@@ -85,8 +79,8 @@ async def test_ids_and_logprobs_are_vllms_own(engine: str, gateway: str) -> None
 
 
 async def test_the_token_path_starts_where_the_chat_path_does(gateway: str) -> None:
-    by_messages = await post(gateway, "/v1/chat/completions", {"messages": QUESTION, **GREEDY})
-    by_tokens = await post(
+    by_messages = await post_json(gateway, "/v1/chat/completions", {"messages": QUESTION, **GREEDY})
+    by_tokens = await post_json(
         gateway, "/v1/chat/completions", {"messages": QUESTION, "rl_gym_prefix": {}, **GREEDY}
     )
     assert by_tokens["prompt_mode"] == "tokens"
@@ -126,7 +120,7 @@ def test_a_multi_turn_tool_episode_is_one_sequence_by_construction(engine: str) 
         end = before.prompt_length + len(before.completion_token_ids)
         assert view.input_ids[before.prompt_length : end] == before.completion_token_ids
         added = asyncio.run(
-            post(engine, "/detokenize", {"tokens": view.input_ids[end : after.prompt_length]})
+            post_json(engine, "/detokenize", {"tokens": view.input_ids[end : after.prompt_length]})
         )["prompt"]
         # what the template adds after a turn: its end, the new messages, the next turn's start
         assert added.startswith("\n<|im_start|>")
