@@ -1,13 +1,14 @@
 """The base every RL Gym HTTP service is built on.
 
 `create_service_app` gives a FastAPI app with `GET /healthz`, `GET /metrics`, request metrics,
-an optional bearer token, orjson responses, and error handlers that answer 4xx naming the bad
-field and never send a traceback. `serve` runs an app with uvicorn on sockets the launcher
-already bound.
+an optional bearer token, orjson responses, error handlers that answer 4xx naming the bad
+field and never send a traceback, and handlers cancelled when their client hangs up. `serve`
+runs an app with uvicorn on sockets the launcher already bound.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hmac
 import json
@@ -35,6 +36,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gym_core.metrics import ServiceMetrics
+from gym_core.open_files import OPEN_FILES_RESERVE, raise_open_file_limit
 
 __all__ = ["OrjsonResponse", "create_service_app", "field_errors", "json_response", "serve"]
 
@@ -44,6 +46,10 @@ SERVER_KEEPALIVE_S = 65
 """Longer than the client's pooled keep-alive, so servers never close a connection first."""
 OPEN_PATHS = frozenset({"/healthz"})
 """Paths that answer without the token, so launchers and load balancers can probe."""
+CLIENT_CLOSED_STATUS = 499
+"""What the metrics record for a request whose client hung up before its answer (nginx's)."""
+HUNG_UP_KEY = "rl_gym.hung_up"
+"""Set in the ASGI scope of a request whose handler was cancelled because its client left."""
 
 
 def json_response(model: BaseModel) -> Response:
@@ -72,11 +78,16 @@ def create_service_app(
         name: the service's name, used in `/healthz` and as the metrics' `service` label.
         token: when set, every request but `/healthz` must carry `Authorization: Bearer TOKEN`.
         lifespan: the service's own startup and shutdown.
+
+    The open-file limit is raised as far as allowed (see `gym_core.open_files`); a service
+    that knows how many connections its settings hold checks them itself before.
     """
+    raise_open_file_limit(OPEN_FILES_RESERVE)
     app = FastAPI(title=name, default_response_class=OrjsonResponse, lifespan=lifespan)
     metrics = ServiceMetrics(name)
     app.state.metrics = metrics
     app.add_middleware(_StrictJsonMiddleware)
+    app.add_middleware(_CancelOnHangUp)
     app.add_middleware(_MetricsMiddleware, metrics=metrics)
     if token:
         app.add_middleware(_TokenMiddleware, token=token)
@@ -140,7 +151,7 @@ class _MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500
+        status = 500  # unless an answer starts, or the handler ends without one (a hang-up)
         started = time.perf_counter()
 
         async def send_and_record(message: Message) -> None:
@@ -152,12 +163,86 @@ class _MetricsMiddleware:
         self.metrics.in_flight += 1
         try:
             await self.app(scope, receive, send_and_record)
+            if status == 500 and scope.get(HUNG_UP_KEY):
+                status = CLIENT_CLOSED_STATUS
         finally:
             self.metrics.in_flight -= 1
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.observe_request(
                 scope["method"], route, status, time.perf_counter() - started
             )
+
+
+class _CancelOnHangUp:
+    """Cancels a request's handler as soon as its client hangs up before the answer is sent.
+
+    Uvicorn only tells an app of a hang-up by answering `receive()` with `http.disconnect`,
+    which a handler that has read its body never calls again: without this, a generation, tool
+    call or verification whose caller is gone (timed out, cancelled) runs to its own timeout,
+    holding its engine slot, session or CPU worker. Cancelling reaches every call the handler
+    awaits; an outgoing aiohttp request that is cancelled closes its connection, so the
+    service behind it sees the hang-up in turn (vLLM aborts such a request).
+
+    The body is read here first; then one watcher waits for the hang-up, and the handler's
+    own later `receive()` calls (a streaming response listens) wait on that watcher.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks = await _read_body(receive)
+        handler = asyncio.current_task()
+        assert handler is not None
+        answered = False
+        hung_up = False
+
+        async def watch() -> None:
+            nonlocal hung_up
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            if not answered:
+                hung_up = True
+                handler.cancel()
+
+        watcher = asyncio.get_running_loop().create_task(watch())
+        replay = iter(chunks)
+
+        async def replayed() -> Message:
+            chunk = next(replay, None)
+            if chunk is not None:
+                return chunk
+            await asyncio.shield(watcher)
+            return {"type": "http.disconnect"}
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal answered
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                answered = True
+            await send(message)
+
+        try:
+            await self.app(scope, replayed, send_and_watch)
+        except asyncio.CancelledError:
+            if not hung_up or handler.uncancel() > 0:
+                raise  # cancelled by someone else too (the server is stopping)
+            scope[HUNG_UP_KEY] = True
+        finally:
+            watcher.cancel()
+
+
+async def _read_body(receive: Receive) -> list[Message]:
+    """Every message of the request's body, as received."""
+    chunks: list[Message] = []
+    more = True
+    while more:
+        message = await receive()
+        chunks.append(message)
+        more = message["type"] == "http.request" and message.get("more_body", False)
+    return chunks
 
 
 class _StrictJsonMiddleware:
@@ -172,12 +257,7 @@ class _StrictJsonMiddleware:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
-        chunks: list[Message] = []
-        more = True
-        while more:
-            message = await receive()
-            chunks.append(message)
-            more = message["type"] == "http.request" and message.get("more_body", False)
+        chunks = await _read_body(receive)
         body = b"".join(chunk.get("body", b"") for chunk in chunks)
         if b"\\u" in body and _lone_surrogate(body):
             message_text = "body: a string holds a lone UTF-16 surrogate, which is not Unicode text"

@@ -2,9 +2,12 @@
 
 Each request is answered by the first rule whose `match` (a regular expression) is found in
 the last message and whose `role` (if set) is that message's role. A rule replies with text,
-tool calls, an HTTP error, or after a delay. Token ids come from a byte-level tokenizer behind
-a ChatML template, so they are exact and prefix-consistent across turns as a real engine's
-are. `shape` picks whose API it imitates, with that engine's documented token fields:
+tool calls, an HTTP error, after a delay, or never (`hang`: a stuck engine). Like a real
+engine it generates at most `max_concurrency` answers at once, and more wait for a slot: a
+request whose caller is gone must be released, or it holds its slot. Token ids come from a
+byte-level tokenizer behind a ChatML template, so they are exact and prefix-consistent across
+turns as a real engine's are. `shape` picks whose API it imitates, with that engine's
+documented token fields:
 
 - `vllm`: `/v1/chat/completions` and `/v1/completions` with `return_token_ids` (
   `prompt_token_ids` at the top of a chat answer and on each completion choice, `token_ids` per
@@ -53,6 +56,7 @@ __all__ = [
 IM_START = 256
 IM_END = 257
 SCRIPTED_LOGPROB = -0.125
+DEFAULT_SCRIPTED_CONCURRENCY = 256
 Shape = Literal["vllm", "sglang", "llamacpp", "openai"]
 CHATML_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
@@ -89,6 +93,8 @@ class Rule(BaseModel):
     status: int | None = None
     """Answer with this HTTP error instead of a completion (`reply` is its message)."""
     delay_s: Annotated[float, Field(ge=0)] = 0.0
+    hang: bool = False
+    """Never answer: the request holds its slot until its caller hangs up."""
 
 
 class ScriptedSettings(BaseModel):
@@ -104,6 +110,9 @@ class ScriptedSettings(BaseModel):
     """Render past assistant messages without their `<think>...</think>` text."""
     record_requests: bool = False
     """Keep the body of every chat request for `GET /requests` (off: benchmarks send many)."""
+    max_concurrency: Annotated[int, Field(ge=1)] = DEFAULT_SCRIPTED_CONCURRENCY
+    """Answers generated at once (vLLM's `max_num_seqs`); more wait for a slot. The metrics'
+    `generating` gauge counts the slots taken."""
 
 
 def tokenize(text: str) -> list[int]:
@@ -191,7 +200,10 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     rules = [(re.compile(rule.match), rule) for rule in settings.rules]
     turns = [itertools.count() for _ in rules]
     received: list[dict[str, Any]] = []
+    slots = asyncio.Semaphore(settings.max_concurrency)
     app = create_service_app(settings.name)
+    metrics = app.state.metrics
+    generating = 0
 
     def render(body: dict[str, Any]) -> str:
         """The prompt of a chat request, or of a `/tokenize` or `/apply-template` one."""
@@ -203,8 +215,21 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
         )
 
     async def answer(role: str | None, content: str, seed: Any = None) -> Rule:
+        nonlocal generating
+        async with slots:
+            generating += 1
+            metrics.set_gauge("generating", generating)
+            try:
+                return await pick_reply(role, content, seed)
+            finally:
+                generating -= 1
+                metrics.set_gauge("generating", generating)
+
+    async def pick_reply(role: str | None, content: str, seed: Any) -> Rule:
         for (pattern, rule), turn in zip(rules, turns, strict=True):
             if rule.role in (None, role) and pattern.search(content):
+                if rule.hang:
+                    await asyncio.Event().wait()
                 if rule.delay_s:
                     await asyncio.sleep(rule.delay_s)
                 if rule.status is not None:

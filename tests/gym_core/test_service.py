@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import aiohttp
@@ -29,6 +30,22 @@ def create_app(settings: dict) -> FastAPI:
     @app.get("/boom")
     async def boom() -> None:
         raise RuntimeError("secret internals")
+
+    holding = 0
+
+    @app.get("/hold")
+    async def hold() -> None:
+        """Never answers; counts itself while it runs."""
+        nonlocal holding
+        holding += 1
+        try:
+            await asyncio.Event().wait()
+        finally:
+            holding -= 1
+
+    @app.get("/holding")
+    async def held() -> int:
+        return holding
 
     return app
 
@@ -94,3 +111,18 @@ async def test_a_token_guards_everything_but_health(service: tuple[str, str | No
     assert (await call(url, "GET", "/metrics", None))[0] == 401
     assert (await call(url, "GET", "/metrics", "wrong"))[0] == 401
     assert (await call(url, "GET", "/metrics", token))[0] == 200
+
+
+async def test_a_handler_whose_client_hung_up_is_cancelled(
+    service: tuple[str, str | None],
+) -> None:
+    url, token = service
+    with pytest.raises(TimeoutError):
+        await call(url, "GET", "/hold", token, timeout=aiohttp.ClientTimeout(total=0.5))
+    for _ in range(100):
+        if (await call(url, "GET", "/holding", token))[1] == "0":
+            break
+        await asyncio.sleep(0.02)
+    assert (await call(url, "GET", "/holding", token))[1] == "0"
+    _, text = await call(url, "GET", "/metrics", token)
+    assert 'route="/hold",status="499"} 1' in text
