@@ -1,6 +1,8 @@
 """The agent server: the one rollout endpoint a trainer talks to.
 
-POST /v1/rollouts                    RolloutsRequest -> RolloutsResponse, or NDJSON when `stream`
+POST /v1/rollouts                    RolloutsRequest -> RolloutsResponse, or NDJSON when `stream`;
+                                     413 over `max_batch_samples`, 503 + Retry-After when the
+                                     queue is full
 POST /v1/rollouts/{batch_id}/cancel  end a running batch's samples as `cancelled`
 POST /v1/rollout                     RolloutRequest  -> RolloutResult
 GET  /v1/envs                        -> [EnvInfo]
@@ -22,10 +24,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from starlette.exceptions import HTTPException
 
-from agent_server.runner import BatchRunning, RolloutRunner
+from agent_server.runner import BatchRunning, QueueFull, RolloutRunner
 from gym_core.config import unknown_name_message
 from gym_core.errors import ServiceError
 from gym_core.http_client import PROCESSED_HEADER, HttpClient
+from gym_core.open_files import open_files_needed, raise_open_file_limit
 from gym_core.protocol import (
     CancelledBatch,
     EnvInfo,
@@ -48,11 +51,27 @@ __all__ = ["create_app"]
 NDJSON = "application/x-ndjson"
 POLICY_DOWN_KINDS = frozenset({"policy_error", "policy_timeout"})
 POLICY_DOWN_RETRY_AFTER_S = 5
+QUEUE_FULL_RETRY_AFTER_S = 1
+"""A full queue drains as episodes finish; a refused request costs the server next to nothing,
+so clients may ask again soon."""
+CONTROL_CONNECTIONS = 32
+"""Connections beyond one per running episode: policy controls, closing sessions."""
 
 
 def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     settings = parse_settings(AgentServerSettings, raw_settings, "agent server settings")
-    http = HttpClient(timeout_s=settings.policy_timeout_s, token=settings.token)
+    # Each running episode has one call out at a time; an idle pooled connection to the other
+    # service may stay open beside it.
+    pool = settings.max_concurrency + CONTROL_CONNECTIONS
+    http = HttpClient(
+        timeout_s=settings.policy_timeout_s, token=settings.token, max_connections=pool
+    )
+    inbound = settings.max_concurrency + settings.max_queue  # single rollouts hold one each
+    raise_open_file_limit(
+        open_files_needed(inbound + 2 * pool),
+        f"agent_server.max_concurrency={settings.max_concurrency} and "
+        f"agent_server.max_queue={settings.max_queue}",
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,15 +101,25 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     @app.post("/v1/rollouts", response_model=RolloutsResponse)
     async def rollouts(request: RolloutsRequest) -> Response:
         check_envs([(["tasks", index], task) for index, task in enumerate(request.tasks)])
+        samples = len(request.tasks) * request.samples_per_task
+        if samples > settings.max_batch_samples:
+            raise HTTPException(
+                413,
+                f"tasks x samples_per_task = {len(request.tasks)} x {request.samples_per_task} "
+                f"= {samples} is over max_batch_samples={settings.max_batch_samples} "
+                "(agent_server.max_batch_samples): split the batch",
+            )
         try:
-            batch = runner.open_batch(request)
+            batch = runner.submit(request)
         except BatchRunning:
             raise HTTPException(
                 409, f"batch_id {request.batch_id!r} names a batch that is still running"
             ) from None
+        except QueueFull as error:
+            raise _queue_full(error) from None
         if request.stream:
-            return StreamingResponse(_ndjson(runner.stream(request, batch)), media_type=NDJSON)
-        results = await runner.rollouts(request, batch)
+            return StreamingResponse(_ndjson(runner.stream(batch)), media_type=NDJSON)
+        results = await runner.results(batch)
         answer = RolloutsResponse(results=results, groups=summarize_groups(results))
         if _policy_down(results):
             return _policy_down_response(answer)
@@ -106,12 +135,15 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     @app.post("/v1/rollout", response_model=RolloutResult)
     async def rollout(request: RolloutRequest) -> Response:
         check_envs([(["task"], request.task)])
-        result = await runner.rollout(
-            request.task,
-            sample_index=request.sample_index,
-            group_id=request.group_id,
-            sampling=request.sampling,
-        )
+        try:
+            result = await runner.rollout_admitted(
+                request.task,
+                sample_index=request.sample_index,
+                group_id=request.group_id,
+                sampling=request.sampling,
+            )
+        except QueueFull as error:
+            raise _queue_full(error) from None
         return json_response(result)
 
     @app.get("/v1/envs")
@@ -151,6 +183,13 @@ async def _policy_call(call: Any) -> PolicyState:
         return await call  # type: ignore[no-any-return]
     except ServiceError as error:
         raise HTTPException(502, f"the policy server did not take the call: {error}") from None
+
+
+def _queue_full(error: QueueFull) -> HTTPException:
+    """503 with `Retry-After`: nothing of the request ran, so asking again is safe."""
+    return HTTPException(
+        503, f"busy: {error}", headers={"Retry-After": str(QUEUE_FULL_RETRY_AFTER_S)}
+    )
 
 
 def _policy_down(results: list[RolloutResult]) -> bool:

@@ -1,5 +1,10 @@
-"""Runs rollouts: samples and groups, the concurrency limit, batches, and results in order or
-as they finish.
+"""Runs rollouts: samples and groups, the concurrency limit and the bounded queue behind it,
+batches, and results in order or as they finish.
+
+At most `max_concurrency` episodes run; up to `max_queue` more wait for a slot. A request that
+would overfill the queue is refused whole (`QueueFull`, which the app answers 503 with
+`Retry-After`) before any of its samples starts, so a busy server answers "later", never with
+failed rollouts.
 
 Whatever happens inside an episode, the runner returns a `RolloutResult` for every sample it
 was given, exactly once: a bug in RL Gym itself becomes `failed` with kind `internal_error`, a
@@ -10,6 +15,7 @@ closed, its partial trajectory kept), never a lost rollout or a crashed batch.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 from collections.abc import AsyncIterator
@@ -31,7 +37,7 @@ from gym_core.protocol import (
 )
 from gym_core.settings import AgentServerSettings
 
-__all__ = ["Batch", "BatchRunning", "RolloutRunner", "sample_seed"]
+__all__ = ["Batch", "BatchRunning", "QueueFull", "RolloutRunner", "sample_seed"]
 
 log = logging.getLogger("rl_gym.agent")
 
@@ -48,6 +54,10 @@ class BatchRunning(Exception):
     """A batch with this id is running already."""
 
 
+class QueueFull(Exception):
+    """The request's samples would overfill the queue; nothing of it was started."""
+
+
 @dataclass
 class Batch:
     """The samples of one rollouts request, so that the trainer can cancel them."""
@@ -55,6 +65,8 @@ class Batch:
     id: str | None
     max_staleness: int | None = None
     samples: list[asyncio.Task[RolloutResult]] = field(default_factory=list)
+    left: int = 0
+    """Samples not finished yet; the batch's id is free again at 0."""
     started: set[asyncio.Task[Any]] = field(default_factory=set)
     """Samples whose coroutine has begun: only those can catch a cancellation (a task
     cancelled before its first step would end without a result)."""
@@ -82,6 +94,9 @@ class RolloutRunner:
         self.metrics = metrics
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._running = 0
+        self._admitted = 0
+        """Samples running or waiting for a slot."""
+        self.capacity = settings.max_concurrency + settings.max_queue
         self._batches: dict[str, Batch] = {}
         self.control = PolicyControl(http, settings.policy_url)
         self.policy = PolicyClient(
@@ -155,42 +170,55 @@ class RolloutRunner:
                 self._running -= 1
                 self.metrics.set_gauge("rollouts_running", self._running)
 
-    def open_batch(self, request: RolloutsRequest) -> Batch:
-        """Register the batch under its id (if it has one) so it can be cancelled."""
+    @property
+    def admitted(self) -> int:
+        """Samples running or waiting for a slot."""
+        return self._admitted
+
+    def _admit(self, samples: int) -> None:
+        if self._admitted + samples > self.capacity:
+            raise QueueFull(
+                f"{self._admitted} rollouts are running or queued and {samples} more would "
+                f"overfill the queue (max_concurrency + max_queue = {self.capacity})"
+            )
+        self._admitted += samples
+        self.metrics.set_gauge("rollouts_admitted", self._admitted)
+
+    def _release(self, _: object = None) -> None:
+        self._admitted -= 1
+        self.metrics.set_gauge("rollouts_admitted", self._admitted)
+
+    async def rollout_admitted(
+        self,
+        task: Task,
+        *,
+        sample_index: int,
+        group_id: str | None,
+        sampling: SamplingParams | None,
+    ) -> RolloutResult:
+        """`rollout`, once the queue has room for it (else `QueueFull`)."""
+        self._admit(1)
+        try:
+            return await self.rollout(
+                task, sample_index=sample_index, group_id=group_id, sampling=sampling
+            )
+        finally:
+            self._release()
+
+    def submit(self, request: RolloutsRequest) -> Batch:
+        """Start every sample of the request (each waits for a slot); the batch is registered
+        under its id, if it has one, so that it can be cancelled.
+
+        Raises:
+            BatchRunning: a batch of that id is still running.
+            QueueFull: the samples would overfill the queue.
+        """
+        if request.batch_id is not None and request.batch_id in self._batches:
+            raise BatchRunning(request.batch_id)
+        self._admit(len(request.tasks) * request.samples_per_task)
         batch = Batch(request.batch_id, request.max_staleness)
         if batch.id is not None:
-            if batch.id in self._batches:
-                raise BatchRunning(batch.id)
             self._batches[batch.id] = batch
-        return batch
-
-    def cancel(self, batch_id: str) -> int | None:
-        """Cancel a running batch; None when no batch of that id is running."""
-        batch = self._batches.get(batch_id)
-        return None if batch is None else batch.cancel()
-
-    async def rollouts(self, request: RolloutsRequest, batch: Batch) -> list[RolloutResult]:
-        """Every sample of every task, ordered by task then sample index."""
-        try:
-            return list(await asyncio.gather(*self._start(request, batch)))
-        finally:
-            self._close(batch)
-
-    async def stream(self, request: RolloutsRequest, batch: Batch) -> AsyncIterator[RolloutResult]:
-        """Every sample of every task, each as soon as it finishes.
-
-        When the consumer stops listening, the rollouts still running are cancelled.
-        """
-        pending = self._start(request, batch)
-        try:
-            for finished in asyncio.as_completed(pending):
-                yield await finished
-        finally:
-            for future in pending:
-                future.cancel()
-            self._close(batch)
-
-    def _start(self, request: RolloutsRequest, batch: Batch) -> list[asyncio.Task[RolloutResult]]:
         for task in request.tasks:
             group_id = new_group_id()
             for sample_index in range(request.samples_per_task):
@@ -201,9 +229,38 @@ class RolloutRunner:
                     sampling=request.sampling,
                     batch=batch,
                 )
-                batch.samples.append(asyncio.ensure_future(coroutine))
-        return batch.samples
+                sample = asyncio.ensure_future(coroutine)
+                sample.add_done_callback(functools.partial(self._sample_done, batch))
+                batch.samples.append(sample)
+        batch.left = len(batch.samples)
+        return batch
 
-    def _close(self, batch: Batch) -> None:
-        if batch.id is not None and self._batches.get(batch.id) is batch:
+    def _sample_done(self, batch: Batch, _: object) -> None:
+        self._release()
+        batch.left -= 1
+        if batch.left == 0 and batch.id is not None and self._batches.get(batch.id) is batch:
             del self._batches[batch.id]
+
+    def cancel(self, batch_id: str) -> int | None:
+        """Cancel a running batch; None when no batch of that id is running."""
+        batch = self._batches.get(batch_id)
+        return None if batch is None else batch.cancel()
+
+    @staticmethod
+    async def results(batch: Batch) -> list[RolloutResult]:
+        """Every sample of the batch, ordered by task then sample index. Cancelled (the client
+        hung up), it cancels every sample: each closes its session."""
+        return list(await asyncio.gather(*batch.samples))
+
+    @staticmethod
+    async def stream(batch: Batch) -> AsyncIterator[RolloutResult]:
+        """Every sample of the batch, each as soon as it finishes.
+
+        When the consumer stops listening, the rollouts still running are cancelled.
+        """
+        try:
+            for finished in asyncio.as_completed(batch.samples):
+                yield await finished
+        finally:
+            for sample in batch.samples:
+                sample.cancel()

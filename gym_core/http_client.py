@@ -5,6 +5,10 @@ happen only where a retry cannot run the request twice: a connection that could 
 an answer of 502/503/504 (the service or a proxy in front of it did not take the request) unless
 the service marks it `X-Processed` (it did the work, and failed), or, for GET and DELETE, a
 kept-alive connection the server had closed.
+
+A busy service answers 429 or 503 with `Retry-After` (the agent server does when its queue is
+full): such an answer is waited out and asked again, without counting as a retry, for up to
+`max_busy_wait_s` in all (0 by default; the rollout client waits as long as its own timeout).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from gym_core.errors import (
 
 __all__ = [
     "CLIENT_DEFAULT",
+    "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT_S",
     "PROCESSED_HEADER",
@@ -45,6 +50,12 @@ KEEPALIVE_S = 30.0
 """Shorter than the servers' keep-alive (see `gym_core.service`), so a pooled connection is
 never reused just as the server closes it."""
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
+BUSY_STATUSES = frozenset({429, 503})
+MAX_RETRY_AFTER_S = 60.0
+"""A `Retry-After` longer than this is waited only this long, then asked again."""
+RETRY_AFTER_JITTER = 0.5
+"""Up to this share of `Retry-After` is added at random, so that clients told the same
+wait do not all come back at once."""
 IDEMPOTENT_METHODS = frozenset({"GET", "DELETE"})
 PROCESSED_HEADER = "X-Processed"
 """On a 503 (or 502, 504): the service ran the request, so sending it again repeats the work."""
@@ -74,9 +85,11 @@ class HttpClient:
         max_retries: int = DEFAULT_MAX_RETRIES,
         backoff_s: float = DEFAULT_BACKOFF_S,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        max_busy_wait_s: float = 0.0,
         token: str | None = None,
     ) -> None:
         self.timeout_s = timeout_s
+        self.max_busy_wait_s = max_busy_wait_s
         self.connect_timeout_s = connect_timeout_s
         self.max_retries = max_retries
         self.backoff_s = backoff_s
@@ -163,8 +176,11 @@ class HttpClient:
         that validate JSON straight into a model (pydantic's `model_validate_json`)."""
         data = _encode(body)
         timeout = self._timeout(self.timeout_s if timeout_s is CLIENT_DEFAULT else timeout_s)
-        for attempt in range(self.max_retries + 1):
+        busy = _BusyWait(self.max_busy_wait_s)
+        attempt = 0
+        while True:
             retry_reason = ""
+            wait_s: float | None = None
             try:
                 async with self._client_session().request(
                     method, url, data=data, timeout=timeout, headers=headers
@@ -172,7 +188,8 @@ class HttpClient:
                     payload = await response.read()
                     if response.status < 400:
                         return payload
-                    if (
+                    wait_s = busy.wait_for(response)
+                    if wait_s is None and (
                         response.status not in RETRYABLE_STATUSES
                         or PROCESSED_HEADER in response.headers
                     ):
@@ -189,9 +206,15 @@ class HttpClient:
                 raise ServiceTimeout(url, f"no answer within {timeout.total}s") from None
             except aiohttp.ClientError as error:  # the exchange broke once connected
                 raise ServiceDisconnected(url, f"{type(error).__name__}: {error}") from None
-            if attempt < self.max_retries:
-                await asyncio.sleep(self._backoff(attempt))
-        raise ServiceUnavailable(url, f"{retry_reason} (after {self.max_retries + 1} attempts)")
+            if wait_s is not None:
+                await asyncio.sleep(wait_s)
+                continue
+            if attempt == self.max_retries:
+                raise ServiceUnavailable(
+                    url, f"{retry_reason} (after {self.max_retries + 1} attempts)"
+                )
+            await asyncio.sleep(self._backoff(attempt))
+            attempt += 1
 
     async def stream_lines(
         self, url: str, body: Any, *, idle_timeout_s: Timeout = CLIENT_DEFAULT
@@ -204,32 +227,66 @@ class HttpClient:
         idle = self.timeout_s if idle_timeout_s is CLIENT_DEFAULT else idle_timeout_s
         timeout = aiohttp.ClientTimeout(total=None, connect=self.connect_timeout_s, sock_read=idle)
         data = _encode(body)
-        for attempt in range(self.max_retries + 1):
+        busy = _BusyWait(self.max_busy_wait_s)
+        attempt = 0
+        while True:
             try:
                 response = await self._client_session().post(url, data=data, timeout=timeout)
             except aiohttp.ClientConnectorError as error:
                 if attempt == self.max_retries:
                     raise ServiceUnavailable(url, f"cannot connect ({error})") from None
                 await asyncio.sleep(self._backoff(attempt))
+                attempt += 1
                 continue
             async with response:
-                if response.status >= 400:
-                    raise _error(url, response.status, await response.read())
-                try:
-                    async for line in response.content:
-                        if line.strip():
-                            yield line
-                except TimeoutError:
-                    raise ServiceTimeout(url, f"no line within {idle}s") from None
-                except aiohttp.ClientError as error:
-                    raise ServiceDisconnected(url, f"stream broke: {error}") from None
-                return
+                wait_s = busy.wait_for(response)
+                if wait_s is None:
+                    if response.status >= 400:
+                        raise _error(url, response.status, await response.read())
+                    try:
+                        async for line in response.content:
+                            if line.strip():
+                                yield line
+                    except TimeoutError:
+                        raise ServiceTimeout(url, f"no line within {idle}s") from None
+                    except aiohttp.ClientError as error:
+                        raise ServiceDisconnected(url, f"stream broke: {error}") from None
+                    return
+            await asyncio.sleep(wait_s)
 
     def _timeout(self, total_s: float | None) -> aiohttp.ClientTimeout:
         return _client_timeout(total_s, self.connect_timeout_s)
 
     def _backoff(self, attempt: int) -> float:
         return random.uniform(0, min(MAX_BACKOFF_S, self.backoff_s * 2**attempt))
+
+
+class _BusyWait:
+    """How long to wait before asking a busy service again, within one call's budget."""
+
+    def __init__(self, budget_s: float) -> None:
+        self.left_s = budget_s
+
+    def wait_for(self, response: aiohttp.ClientResponse) -> float | None:
+        """The wait a 429/503 with `Retry-After` asks for, or None: not busy, processed, or
+        the budget is spent."""
+        if (
+            response.status not in BUSY_STATUSES
+            or PROCESSED_HEADER in response.headers
+            or self.left_s <= 0
+        ):
+            return None
+        try:
+            asked = float(response.headers.get("Retry-After", ""))
+        except ValueError:
+            return None  # absent, or an HTTP date: treated as any 503
+        wait_s = min(max(asked, 0.0), MAX_RETRY_AFTER_S) * (
+            1 + random.random() * RETRY_AFTER_JITTER
+        )
+        if wait_s > self.left_s:
+            return None
+        self.left_s -= wait_s
+        return wait_s
 
 
 @functools.lru_cache(maxsize=64)

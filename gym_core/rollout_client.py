@@ -12,6 +12,10 @@
 A batch in which every sample failed at the policy (the engine is down) raises
 `ServiceFailed` with status 503 rather than handing the trainer a batch of failures.
 
+A busy agent server (its queue full) answers 429 or 503 with `Retry-After`: the client waits
+that long and asks again, for as long as its `timeout_s`, so a trainer that sends more than
+the server takes is slowed down, never failed.
+
 No rollout is lost when the agent server serving a request goes away mid-request (say, its
 replica on a cluster died): every sample not received yet comes back `failed` with kind
 `replica_lost`, for the trainer to run again. An endpoint that cannot be reached at all is an
@@ -27,7 +31,7 @@ from collections.abc import AsyncGenerator, Coroutine, Iterable, Iterator, Mappi
 from typing import Any, TypeVar
 
 from gym_core.errors import ServiceError, lost_in_flight
-from gym_core.http_client import HttpClient
+from gym_core.http_client import DEFAULT_MAX_CONNECTIONS, HttpClient
 from gym_core.protocol import (
     CancelledBatch,
     EnvInfo,
@@ -60,9 +64,16 @@ class AsyncRolloutClient:
         *,
         token: str | None = None,
         timeout_s: float = DEFAULT_ROLLOUT_TIMEOUT_S,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
+        """`max_connections` bounds the requests in flight at once (one each)."""
         self.endpoint = endpoint.rstrip("/")
-        self._http = HttpClient(timeout_s=timeout_s, token=token)
+        self._http = HttpClient(
+            timeout_s=timeout_s,
+            token=token,
+            max_busy_wait_s=timeout_s,
+            max_connections=max_connections,
+        )
 
     async def rollouts(
         self,

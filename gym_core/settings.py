@@ -40,6 +40,8 @@ DEFAULT_VERIFY_CPU_LIMIT_S = 10.0
 DEFAULT_POLICY_TIMEOUT_S = 600.0
 DEFAULT_RESOURCES_TIMEOUT_S = 120.0
 DEFAULT_AGENT_CONCURRENCY = 256
+DEFAULT_AGENT_QUEUE = 4096
+DEFAULT_MAX_BATCH_SAMPLES = 4096
 DEFAULT_REPLICA_CONCURRENCY = 64
 DEFAULT_STICKY_TTL_S = 600.0
 DEFAULT_EMBEDDED_CONTEXT = 4096
@@ -97,8 +99,24 @@ class AgentServerOptions(Settings):
 
     max_concurrency: PositiveInt = DEFAULT_AGENT_CONCURRENCY
     """Episodes running at once on this server; more queue."""
+    max_queue: Annotated[int, Field(ge=0)] = DEFAULT_AGENT_QUEUE
+    """Episodes waiting for a slot; a request that would overfill the queue is answered 503
+    with `Retry-After` (the rollout client waits and asks again)."""
+    max_batch_samples: PositiveInt = DEFAULT_MAX_BATCH_SAMPLES
+    """Samples (tasks x samples_per_task) one `/v1/rollouts` request may ask for; more is 413.
+    At most `max_concurrency + max_queue`, so that a batch of this size can be taken."""
     policy_timeout_s: PositiveFloat = DEFAULT_POLICY_TIMEOUT_S
     resources_timeout_s: PositiveFloat = DEFAULT_RESOURCES_TIMEOUT_S
+
+    @model_validator(mode="after")
+    def _batch_fits(self) -> AgentServerOptions:
+        capacity = self.max_concurrency + self.max_queue
+        if self.max_batch_samples > capacity:
+            raise ValueError(
+                f"max_batch_samples ({self.max_batch_samples}) cannot exceed max_concurrency + "
+                f"max_queue ({capacity}): such a batch could never be taken"
+            )
+        return self
 
 
 class AgentServerSettings(AgentServerOptions):

@@ -40,6 +40,7 @@ from gym_core.errors import (
     ServiceUnavailable,
 )
 from gym_core.http_client import PROCESSED_HEADER, HttpClient
+from gym_core.open_files import open_files_needed, raise_open_file_limit
 from gym_core.protocol import EngineHealth, PausePolicy, PolicyState, PolicyVersion
 from gym_core.service import create_service_app
 from gym_core.settings import PolicyServerSettings, parse_settings
@@ -52,6 +53,9 @@ __all__ = ["create_app"]
 
 ENGINE_RETRIES = 1
 """The router fails over to another replica, so the engine client itself retries little."""
+CALLS_PER_GENERATION = 2
+"""Engine calls one generation may have open at once (llama.cpp's: the chat and its prompt's
+ids), for sizing the connection pool."""
 
 
 class _Role(BaseModel):
@@ -166,7 +170,16 @@ class Gate:
 
 def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     settings = parse_settings(PolicyServerSettings, raw_settings, "policy server settings")
-    http = HttpClient(timeout_s=settings.request_timeout_s, max_retries=ENGINE_RETRIES)
+    replicas = max(1, len(settings.engine_urls))
+    pool = replicas * settings.max_concurrency_per_replica * CALLS_PER_GENERATION
+    raise_open_file_limit(
+        open_files_needed(pool),
+        f"policy.max_concurrency_per_replica={settings.max_concurrency_per_replica} on "
+        f"{replicas} replica(s)",
+    )
+    http = HttpClient(
+        timeout_s=settings.request_timeout_s, max_retries=ENGINE_RETRIES, max_connections=pool
+    )
     engines = make_engines(settings, http)
     router = Router(
         [Replica(engine, settings.max_concurrency_per_replica) for engine in engines],
