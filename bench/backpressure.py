@@ -93,6 +93,9 @@ def main() -> None:
     )
     print(f"wall time: {elapsed:.1f}s (one turn takes {args.turn_s:g}s)")
     print(f"agent server peak RSS: {rss:.0f} MiB")
+    for kind in failures:
+        first = next(r for r in results if r.failure and r.failure.kind == kind)
+        print(f"  first {kind}: {first.failure.message if first.failure else ''}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The one HTTP client every RL Gym process uses to talk to other services.
 
 Every call has a timeout. Retries are counted and back off exponentially with jitter, and they
-happen only where a retry cannot run the request twice: a connection that could not be opened,
+happen only where a retry cannot run the request twice: a connection that could not be opened
+(refused, or not accepted within the connect timeout, as when thousands connect at once),
 an answer of 502/503/504 (the service or a proxy in front of it did not take the request) unless
 the service marks it `X-Processed` (it did the work, and failed), or, for GET and DELETE, a
 kept-alive connection the server had closed.
@@ -41,7 +42,10 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT_S = 60.0
-DEFAULT_CONNECT_TIMEOUT_S = 5.0
+DEFAULT_CONNECT_TIMEOUT_S = 30.0
+"""Measured on the caller's event loop, which lags seconds behind when thousands of episodes
+start at once on a small machine (5 s failed most of 4,096 such episodes); a refused
+connection fails at once whatever the bound."""
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_BACKOFF_S = 0.05
 MAX_BACKOFF_S = 2.0
@@ -198,6 +202,8 @@ class HttpClient:
                     retry_reason = f"HTTP {response.status}: {message or detail}"
             except aiohttp.ClientConnectorError as error:
                 retry_reason = f"cannot connect ({error.os_error.strerror or error})"
+            except aiohttp.ConnectionTimeoutError:  # nothing was sent: safe to send again
+                retry_reason = f"cannot connect (no connection within {timeout.connect:g}s)"
             except aiohttp.ServerDisconnectedError:
                 if method not in IDEMPOTENT_METHODS:
                     raise ServiceDisconnected(url, "the server closed the connection") from None
@@ -232,7 +238,7 @@ class HttpClient:
         while True:
             try:
                 response = await self._client_session().post(url, data=data, timeout=timeout)
-            except aiohttp.ClientConnectorError as error:
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
                 if attempt == self.max_retries:
                     raise ServiceUnavailable(url, f"cannot connect ({error})") from None
                 await asyncio.sleep(self._backoff(attempt))

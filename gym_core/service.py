@@ -48,6 +48,13 @@ OPEN_PATHS = frozenset({"/healthz"})
 """Paths that answer without the token, so launchers and load balancers can probe."""
 CLIENT_CLOSED_STATUS = 499
 """What the metrics record for a request whose client hung up before its answer (nginx's)."""
+LISTEN_BACKLOG = 65535
+"""Connections the kernel holds until the service accepts them (capped at
+`net.core.somaxconn`): thousands of episodes connect at once, and a connection that finds the
+queue full waits out a SYN retransmission, seconds."""
+WATCH_AFTER_S = 0.2
+"""A handler still running after this long is watched for its client hanging up: a hang-up is
+noticed within this bound, and the many requests answered sooner pay nothing for it."""
 HUNG_UP_KEY = "rl_gym.hung_up"
 """Set in the ASGI scope of a request whose handler was cancelled because its client left."""
 
@@ -183,8 +190,9 @@ class _CancelOnHangUp:
     awaits; an outgoing aiohttp request that is cancelled closes its connection, so the
     service behind it sees the hang-up in turn (vLLM aborts such a request).
 
-    The body is read here first; then one watcher waits for the hang-up, and the handler's
-    own later `receive()` calls (a streaming response listens) wait on that watcher.
+    The body is read here first. A handler still running after `WATCH_AFTER_S` gets a watcher
+    that waits for the hang-up (most answers come sooner, and so cost no watcher); the
+    handler's own later `receive()` calls (a streaming response listens) wait on it too.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -197,8 +205,10 @@ class _CancelOnHangUp:
         chunks = await _read_body(receive)
         handler = asyncio.current_task()
         assert handler is not None
+        loop = asyncio.get_running_loop()
         answered = False
         hung_up = False
+        watcher: asyncio.Task[None] | None = None
 
         async def watch() -> None:
             nonlocal hung_up
@@ -208,14 +218,20 @@ class _CancelOnHangUp:
                 hung_up = True
                 handler.cancel()
 
-        watcher = asyncio.get_running_loop().create_task(watch())
+        def start_watching() -> asyncio.Task[None]:
+            nonlocal watcher
+            if watcher is None:
+                watcher = loop.create_task(watch())
+            return watcher
+
+        timer = loop.call_later(WATCH_AFTER_S, start_watching)
         replay = iter(chunks)
 
         async def replayed() -> Message:
             chunk = next(replay, None)
             if chunk is not None:
                 return chunk
-            await asyncio.shield(watcher)
+            await asyncio.shield(start_watching())
             return {"type": "http.disconnect"}
 
         async def send_and_watch(message: Message) -> None:
@@ -231,7 +247,9 @@ class _CancelOnHangUp:
                 raise  # cancelled by someone else too (the server is stopping)
             scope[HUNG_UP_KEY] = True
         finally:
-            watcher.cancel()
+            timer.cancel()
+            if watcher is not None:
+                watcher.cancel()
 
 
 async def _read_body(receive: Receive) -> list[Message]:
@@ -318,5 +336,6 @@ def serve(app: ASGIApp, sockets: list[socket.socket], *, log_level: str = "warni
         ws="none",  # no service speaks WebSocket; "auto" would import a WebSocket library
         timeout_keep_alive=SERVER_KEEPALIVE_S,
         timeout_graceful_shutdown=5,
+        backlog=LISTEN_BACKLOG,
     )
     uvicorn.Server(config).run(sockets=sockets)
