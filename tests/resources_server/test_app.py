@@ -8,7 +8,7 @@ from multiprocessing import forkserver
 import aiohttp
 import pytest
 
-from gym_core.errors import ServiceRejected
+from gym_core.errors import ServiceRejected, ServiceTimeout
 from gym_core.http_client import HttpClient
 from gym_core.settings import ResourcesServerSettings
 from tests.conftest import resources_server
@@ -191,3 +191,27 @@ async def test_delete_ends_a_session(url: str) -> None:
         session = await open_session(http, url)
         assert await http.delete(f"{url}/sessions/{session}") == {"closed": True}
         assert await http.delete(f"{url}/sessions/{session}") == {"closed": False}
+
+
+@pytest.fixture
+def patient_url() -> Iterator[str]:
+    """A server with one CPU worker and a CPU budget of two minutes per verification."""
+    with resources_server(SETTINGS.model_copy(update={"verify_cpu_limit_s": 120.0})) as url:
+        yield url
+
+
+async def test_a_verification_whose_caller_hung_up_frees_its_cpu_worker_at_once(
+    patient_url: str,
+) -> None:
+    """The one CPU worker spins for a verification nobody waits for any more: it is replaced
+    at once, and the next verification does not queue behind a minute of CPU time."""
+    url = patient_url
+    async with HttpClient(timeout_s=0.5, max_retries=0) as impatient:
+        session = await open_session(impatient, url, spin_cpu_s=60.0)
+        with pytest.raises(ServiceTimeout):
+            await impatient.post(f"{url}/sessions/{session}/verify", {"messages": ANSWER})
+    async with HttpClient(timeout_s=20) as http:
+        session = await open_session(http, url)
+        verdict = await http.post(f"{url}/sessions/{session}/verify", {"messages": ANSWER})
+    assert verdict["reward"] == 1.0
+    assert 'rlgym_sessions_open{service="env-echo"} 0' in await metrics_text(url)
