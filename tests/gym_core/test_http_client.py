@@ -15,7 +15,7 @@ from gym_core.http_client import HttpClient
 
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[str, dict[str, int]]]:
-    calls = {"flaky": 0, "down": 0, "processed": 0}
+    calls = {"flaky": 0, "down": 0, "processed": 0, "full": 0}
 
     async def flaky(request: web.Request) -> web.Response:
         calls["flaky"] += 1
@@ -50,6 +50,13 @@ async def server() -> AsyncIterator[tuple[str, dict[str, int]]]:
             {"error": "ran, and failed"}, status=503, headers={"X-Processed": "true"}
         )
 
+    async def full(request: web.Request) -> web.Response:
+        """Busy for five calls: a queue that is full, then has room."""
+        calls["full"] += 1
+        if calls["full"] <= 5:
+            return web.json_response({"error": "busy"}, status=429, headers={"Retry-After": "0.05"})
+        return web.json_response({"ok": True})
+
     async def broken(request: web.Request) -> web.Response:
         return web.Response(text="Internal Server Error", status=500)
 
@@ -70,6 +77,7 @@ async def server() -> AsyncIterator[tuple[str, dict[str, int]]]:
             web.get("/broken", broken),
             web.get("/compressing", compressing),
             web.post("/processed", processed),
+            web.post("/full", full),
             web.post("/lines", lines),
         ]
     )
@@ -148,3 +156,15 @@ async def test_a_503_the_service_marks_processed_is_not_sent_again(
         with pytest.raises(ServiceFailed, match="HTTP 503: ran, and failed"):
             await http.post(f"{url}/processed", {})
     assert calls["processed"] == 1
+
+
+async def test_a_busy_answer_is_waited_out_within_its_budget_uncounted(
+    server: tuple[str, dict[str, int]],
+) -> None:
+    url, calls = server
+    async with HttpClient(max_retries=0) as http:  # no budget: the 429 is the answer
+        with pytest.raises(ServiceRejected, match="HTTP 429: busy"):
+            await http.post(f"{url}/full", {})
+    async with HttpClient(max_retries=0, max_busy_wait_s=5) as http:
+        assert await http.post(f"{url}/full", {}) == {"ok": True}
+    assert calls["full"] == 6
