@@ -212,8 +212,11 @@ class _CancelOnHangUp:
 
         async def watch() -> None:
             nonlocal hung_up
-            while (await receive())["type"] != "http.disconnect":
-                pass
+            try:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+            except Exception:  # the server cannot tell (Ray Serve's receive may raise)
+                return
             if not answered:
                 hung_up = True
                 handler.cancel()
