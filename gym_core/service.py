@@ -208,20 +208,22 @@ class _CancelOnHangUp:
         loop = asyncio.get_running_loop()
         answered = False
         hung_up = False
-        watcher: asyncio.Task[None] | None = None
+        watcher: asyncio.Task[bool] | None = None
 
-        async def watch() -> None:
+        async def watch() -> bool:
+            """True once the client is gone; False when the server cannot tell."""
             nonlocal hung_up
             try:
                 while (await receive())["type"] != "http.disconnect":
                     pass
-            except Exception:  # the server cannot tell (Ray Serve's receive may raise)
-                return
+            except Exception:  # Ray Serve's receive may raise: no hang-up to act on
+                return False
             if not answered:
                 hung_up = True
                 handler.cancel()
+            return True
 
-        def start_watching() -> asyncio.Task[None]:
+        def start_watching() -> asyncio.Task[bool]:
             nonlocal watcher
             if watcher is None:
                 watcher = loop.create_task(watch())
@@ -234,7 +236,8 @@ class _CancelOnHangUp:
             chunk = next(replay, None)
             if chunk is not None:
                 return chunk
-            await asyncio.shield(start_watching())
+            if not await asyncio.shield(start_watching()):
+                await asyncio.Event().wait()  # no hang-up will ever be known
             return {"type": "http.disconnect"}
 
         async def send_and_watch(message: Message) -> None:
