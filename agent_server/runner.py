@@ -170,11 +170,6 @@ class RolloutRunner:
                 self._running -= 1
                 self.metrics.set_gauge("rollouts_running", self._running)
 
-    @property
-    def admitted(self) -> int:
-        """Samples running or waiting for a slot."""
-        return self._admitted
-
     def _admit(self, samples: int) -> None:
         if self._admitted + samples > self.capacity:
             raise QueueFull(
@@ -184,7 +179,7 @@ class RolloutRunner:
         self._admitted += samples
         self.metrics.set_gauge("rollouts_admitted", self._admitted)
 
-    def _release(self, _: object = None) -> None:
+    def _release(self) -> None:
         self._admitted -= 1
         self.metrics.set_gauge("rollouts_admitted", self._admitted)
 
