@@ -27,7 +27,7 @@ import itertools
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,15 +50,23 @@ GATE_SHELL = "/bin/bash"
 """Holds a run's first process until it is in its cgroup (bash: it reads any fd by number;
 dash only 0-9, and a process that changed its uid may not open /proc/self/fd)."""
 ENV = "/usr/bin/env"
-_GATE = f'read -r -u {{fd}} _ && exec {{fd}}<&- && exec {ENV} -u SHLVL -u PWD "$@"'
-"""bash exports SHLVL and PWD to what it executes; `env` takes them out again."""
+_GATE = 'read -r -u {fd} _ && exec {fd}<&- && exec -c "$@"'
+"""`exec -c`: what runs gets no variable of bash's own (SHLVL, PWD), only `environment`."""
 _runs = itertools.count()
 
 
-def gated(argv: Sequence[str], fd: int) -> list[str]:
-    """`argv` behind a gate: it starts once a line can be read from `fd` (never, when the
-    other end closes first)."""
-    return [GATE_SHELL, "-c", _GATE.format(fd=fd), "gate", *argv]
+def gated(argv: Sequence[str], fd: int, environment: Mapping[str, str]) -> list[str]:
+    """`argv` behind a gate, with exactly `environment`: it starts once a line can be read
+    from `fd` (never, when the other end closes first)."""
+    variables = [ENV, "-i", *(f"{name}={value}" for name, value in environment.items())]
+    return [
+        GATE_SHELL,
+        "-c",
+        _GATE.format(fd=fd),
+        "gate",
+        *(variables if environment else []),
+        *argv,
+    ]
 
 
 @dataclass

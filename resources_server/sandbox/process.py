@@ -107,7 +107,7 @@ async def run_process(
     started = time.monotonic()
     gate = os.pipe() if cgroup is not None else None
     if gate is not None:
-        argv = gated(argv, gate[0])
+        argv = gated(argv, gate[0], env or {})
         pass_fds = (*pass_fds, gate[0])
     # Spawning is as quick as in asyncio's own subprocess support, which also calls Popen on
     # the loop; we keep the Popen to reap the child ourselves.

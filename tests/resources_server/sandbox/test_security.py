@@ -37,7 +37,10 @@ LIMITS = Limits(
 @pytest.fixture(params=["bubblewrap", pytest.param("docker", marks=needs_docker)])
 async def sandbox(request: pytest.FixtureRequest) -> AsyncIterator[Sandbox]:
     if request.param == "docker":
-        docker = DockerSandbox(LIMITS, max_concurrency=2, image=DOCKER_IMAGE)
+        # The wall clock counts the container's start too: slower than bubblewrap's on a busy
+        # machine, and a CPU-time limit must be reachable within it.
+        limits = LIMITS.model_copy(update={"wall_time_s": 8})
+        docker = DockerSandbox(limits, max_concurrency=2, image=DOCKER_IMAGE)
         yield docker
         await docker.close()
         return
