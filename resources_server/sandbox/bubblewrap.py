@@ -34,7 +34,8 @@ import subprocess
 from pathlib import Path, PurePosixPath
 
 from resources_server.sandbox.api import WORKDIR, Limits, RunResult, Sandbox, SandboxError, decode
-from resources_server.sandbox.cgroups import detect_cgroups, run_cgroup
+from resources_server.sandbox.cgroup_detect import detect_cgroups
+from resources_server.sandbox.cgroups import run_cgroup
 from resources_server.sandbox.executables import find_bwrap, find_interpreter, find_prlimit
 from resources_server.sandbox.process import data_fd, kill_group, run_process
 from resources_server.sandbox.rlimits import MB, prlimit_command, result_of

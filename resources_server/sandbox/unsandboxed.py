@@ -18,7 +18,8 @@ import tempfile
 from pathlib import Path
 
 from resources_server.sandbox.api import Limits, RunResult, Sandbox
-from resources_server.sandbox.cgroups import detect_cgroups, run_cgroup
+from resources_server.sandbox.cgroup_detect import detect_cgroups
+from resources_server.sandbox.cgroups import run_cgroup
 from resources_server.sandbox.executables import find_interpreter, find_prlimit
 from resources_server.sandbox.process import data_fd, run_process
 from resources_server.sandbox.rlimits import prlimit_command, result_of

@@ -12,7 +12,7 @@ import pytest
 
 from resources_server.sandbox import RunResult, Sandbox, SandboxError
 from resources_server.sandbox.bubblewrap import BubblewrapSandbox
-from resources_server.sandbox.cgroups import detect_cgroups
+from resources_server.sandbox.cgroup_detect import detect_cgroups
 
 DOCKER_IMAGE = os.environ.get("RL_GYM_DOCKER_IMAGE", "rl-gym/sandbox:bookworm")
 """The image `.ci/docker_env` builds (Debian with python3, imported from debootstrap)."""

@@ -17,7 +17,8 @@ from gym_core.http_client import HttpClient
 from gym_core.settings import ResourcesServerSettings
 from resources_server.sandbox import Limits
 from resources_server.sandbox.bubblewrap import BubblewrapSandbox
-from resources_server.sandbox.cgroups import CgroupTree, detect_cgroups
+from resources_server.sandbox.cgroup_detect import detect_cgroups
+from resources_server.sandbox.cgroups import CgroupTree
 from resources_server.sandbox.unsandboxed import UnsandboxedRunner
 from tests.conftest import resources_server
 from tests.resources_server.sandbox.helpers import (
@@ -150,7 +151,7 @@ def test_without_cgroups_the_sandbox_says_so_once() -> None:
         pytest.skip("hiding the cgroup mounts needs root and unshare")
     detect_twice = (
         "import logging\n"
-        "from resources_server.sandbox.cgroups import detect_cgroups\n"
+        "from resources_server.sandbox.cgroup_detect import detect_cgroups\n"
         "logging.basicConfig()\n"
         "print(detect_cgroups(), detect_cgroups())\n"
     )
