@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from resources_server.sandbox.api import Limits, SandboxError
-from resources_server.sandbox.cgroups import ENV, GATE_SHELL, SERVICE_LEAF, CgroupTree
+from resources_server.sandbox.cgroups import (
+    ENV,
+    GATE_SHELL,
+    RUN_PREFIX,
+    SERVICE_LEAF,
+    CgroupTree,
+    RunCgroup,
+)
 
 __all__ = ["detect_cgroups"]
 
@@ -36,6 +43,7 @@ def detect_cgroups() -> CgroupTree | None:
             problems.append(str(error))
             continue
         log.info("sandbox: each run gets its own cgroup: %s", tree.describe())
+        _remove_stale(tree)
         return tree
     log.warning(
         "sandbox: no cgroup to give each run (%s): memory, CPU time and processes are bounded "
@@ -43,6 +51,19 @@ def detect_cgroups() -> CgroupTree | None:
         "; ".join(problems),
     )
     return None
+
+
+def _remove_stale(tree: CgroupTree) -> None:
+    """Remove the run cgroups a server that died (killed, never cleaned up) left behind: those
+    named after a process that no longer exists."""
+    for base in tree.bases.values():
+        for directory in base.glob(f"{RUN_PREFIX}-*-*"):
+            owner = directory.name.removeprefix(f"{RUN_PREFIX}-").split("-")[0]
+            if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+                key = "unified" if tree.version == 2 else "stale"
+                RunCgroup(tree.version, {key: directory}).kill()
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
 
 
 class _Unavailable(Exception):

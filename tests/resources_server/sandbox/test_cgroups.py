@@ -17,6 +17,7 @@ from gym_core.http_client import HttpClient
 from gym_core.settings import ResourcesServerSettings
 from resources_server.sandbox import Limits
 from resources_server.sandbox.bubblewrap import BubblewrapSandbox
+from resources_server.sandbox.cgroup_detect import _remove_stale as remove_stale
 from resources_server.sandbox.cgroup_detect import detect_cgroups
 from resources_server.sandbox.cgroups import CgroupTree
 from resources_server.sandbox.unsandboxed import UnsandboxedRunner
@@ -144,6 +145,17 @@ async def test_each_run_has_its_own_cgroup_with_the_limits(unsandboxed: Unsandbo
     assert int(pids) == LIMITS.processes
     if cpu != "-":
         assert cpu == "50000"  # 0.5 of each 100 ms period
+
+
+def test_cgroups_a_dead_server_left_are_removed() -> None:
+    tree = cgroup_tree()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = [base / f"rl-gym-run-{gone.pid}-0" for base in tree.bases.values()]
+    for directory in dict.fromkeys(stale):
+        directory.mkdir()
+    remove_stale(tree)
+    assert not any(directory.exists() for directory in stale)
 
 
 def test_without_cgroups_the_sandbox_says_so_once() -> None:
