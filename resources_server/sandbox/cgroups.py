@@ -43,8 +43,6 @@ RUN_PREFIX = "rl-gym-run"
 CPU_PERIOD_US = 100_000
 REMOVE_ATTEMPTS = 200
 REMOVE_PAUSE_S = 0.01
-_V1_CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
-_REQUIRED = {"memory", "pids"}
 GATE_SHELL = "/bin/bash"
 """Holds a run's first process until it is in its cgroup (bash: it reads any fd by number;
 dash only 0-9, and a process that changed its uid may not open /proc/self/fd)."""
