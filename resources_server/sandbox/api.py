@@ -50,9 +50,15 @@ class Limits(BaseModel):
     """Wall-clock bound of the whole run, for programs that sleep or block. Keep it generous:
     it is the only limit a busy machine can make a program hit."""
     memory_mb: PositiveInt = 1024
-    """Address space of each process (RLIMIT_AS); the docker backend bounds the container."""
+    """Address space of each process (RLIMIT_AS), and the memory of all the run's processes
+    together where the run has a cgroup (its tmpfs files count too); the docker backend
+    bounds the container."""
     processes: PositiveInt = 32
-    """Processes and threads the program may have at once (a fork bomb stops here)."""
+    """Processes and threads the program may have at once (a fork bomb stops here): per user
+    (RLIMIT_NPROC) and per run where the run has a cgroup or a container."""
+    cpus: Annotated[float, Field(gt=0)] = 1.0
+    """Cores the run's processes may keep busy together, where the run has a cgroup or a
+    container (a CPU quota: more processes share them, never take the machine)."""
     output_bytes: PositiveInt = 1_000_000
     """Bytes kept of each of stdout and stderr; a program writing more is stopped."""
     file_size_mb: PositiveInt = 16
@@ -85,7 +91,8 @@ class RunResult(BaseModel):
     than computed, so the run judges nothing about the program; a verifier must not score it.
     (A sleeping program is therefore not scored either: it earns nothing, but loses nothing.)"""
     out_of_memory: bool = False
-    """An allocation failed (Python's `MemoryError`) or the engine's OOM killer struck."""
+    """An allocation failed (Python's `MemoryError`), or the OOM killer struck the run's
+    cgroup or container (which ends the whole run)."""
     output_truncated: bool = False
     """The program wrote more than `output_bytes` to stdout or stderr and was stopped."""
 

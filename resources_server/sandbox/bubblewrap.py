@@ -12,7 +12,9 @@ Each run gets:
   when this server runs as root, bubblewrap itself is started as an unprivileged host uid,
   one per concurrency slot (`first_uid + slot`): runs under way never share a budget, and
   the sandbox's user owns nothing on the host;
-- rlimits on CPU time, memory, processes, file size and open files (`prlimit`).
+- rlimits on CPU time, memory, processes, file size and open files (`prlimit`);
+- where the machine offers one, a cgroup of its own bounding the memory, processes and CPU of
+  all its processes together (`cgroups.py`).
 
 The program is the pid namespace's init (`--as-pid-1`), so bubblewrap waits for it and its
 resource usage reaches us. To stop a run we kill that init (its pid comes on bubblewrap's
@@ -32,6 +34,8 @@ import subprocess
 from pathlib import Path, PurePosixPath
 
 from resources_server.sandbox.api import WORKDIR, Limits, RunResult, Sandbox, SandboxError, decode
+from resources_server.sandbox.cgroup_detect import detect_cgroups
+from resources_server.sandbox.cgroups import run_cgroup
 from resources_server.sandbox.executables import find_bwrap, find_interpreter, find_prlimit
 from resources_server.sandbox.process import data_fd, kill_group, run_process
 from resources_server.sandbox.rlimits import MB, prlimit_command, result_of
@@ -43,6 +47,8 @@ DEFAULT_FIRST_UID = 900_000
 them, and they lie above the usual subordinate-uid ranges of rootless containers."""
 SANDBOX_UID = 1000
 """The program's uid as it sees it, inside its user namespace."""
+SANDBOX_PROCESSES = 1
+"""Processes of bubblewrap's own in a run's cgroup (it waits outside the pid namespace)."""
 MIN_VERSION = (0, 10)
 """`--size` (bounded tmpfs) arrived in bubblewrap 0.10."""
 _HOST_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -60,8 +66,10 @@ class BubblewrapSandbox(Sandbox):
         *,
         python: str | None = None,
         first_uid: int = DEFAULT_FIRST_UID,
+        cgroups: bool = True,
     ) -> None:
         super().__init__(limits, max_concurrency)
+        self.cgroups = detect_cgroups() if cgroups else None
         as_root = os.geteuid() == 0
         self.first_uid = first_uid if as_root else None
         self.bwrap = find_bwrap(for_other_users=as_root)
@@ -74,7 +82,7 @@ class BubblewrapSandbox(Sandbox):
     async def _execute(
         self, argv: list[str], files: dict[str, bytes], stdin: bytes, limits: Limits, slot: int
     ) -> RunResult:
-        with contextlib.ExitStack() as cleanup:
+        async with contextlib.AsyncExitStack() as cleanup:
             stdin_fd = data_fd("stdin", stdin)
             cleanup.callback(os.close, stdin_fd)
             status_read, status_write = os.pipe()
@@ -94,6 +102,9 @@ class BubblewrapSandbox(Sandbox):
                 *prlimit_command(self.prlimit, limits),
                 *argv,
             ]
+            cgroup = await cleanup.enter_async_context(
+                run_cgroup(self.cgroups, limits, SANDBOX_PROCESSES)
+            )
             try:
                 finished = await run_process(
                     command,
@@ -103,13 +114,16 @@ class BubblewrapSandbox(Sandbox):
                     output_limit=limits.output_bytes,
                     wall_time_s=limits.wall_time_s,
                     stop=status.stop,
+                    cgroup=cgroup,
                 )
             except OSError as error:
                 raise SandboxError(f"cannot start bubblewrap ({self.bwrap}): {error}") from None
             status.read()
         # bubblewrap reports the exit code only of a program it started: without one, it
-        # failed to set the sandbox up (and wrote why to stderr).
-        if finished.stopped_for is None and b'"exit-code"' not in status.data:
+        # failed to set the sandbox up (and wrote why to stderr), or the run's cgroup ran out
+        # of memory and the whole run, bubblewrap included, was killed.
+        started = b'"exit-code"' in status.data or finished.oom_killed
+        if finished.stopped_for is None and not started:
             why = decode(finished.stderr).strip()[-500:] or f"exit code {finished.exit_code}"
             raise SandboxError(f"bubblewrap could not start the program: {why}")
         return result_of(finished, limits)

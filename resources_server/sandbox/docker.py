@@ -2,9 +2,11 @@
 an engine is at hand and bubblewrap is not.
 
 The container has no network, a read-only root, no capabilities, no new privileges, user
-`nobody`, a pids limit, a memory limit (the engine's OOM killer, reported as out of memory)
-and rlimits for CPU time, file size and open files. The engine must run on this host: the
-run's files are staged in a private host directory bind-mounted as `/work`, and stdin,
+`nobody`, a pids limit, a memory limit (the engine's OOM killer, reported as out of memory), a
+CPU quota and rlimits for CPU time, file size and open files. Its working directory `/work`
+(and `/tmp`) is a tmpfs of `disk_mb`: a program that writes more gets "No space left on
+device". The engine must run on this host: the run's files are staged in a private host
+directory, mounted read-only and copied into `/work` as the container starts, and stdin,
 stdout and stderr are files in a second one (so output never piles up in the engine's log).
 Calls to the engine block, so they run in threads.
 """
@@ -38,7 +40,11 @@ API_VERSION = "1.41"
 """Docker Engine 20.10 or newer; naming it spares a version query on connecting."""
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 IO_DIR = "/io"
-_REDIRECT = f'exec "$@" <{IO_DIR}/stdin >{IO_DIR}/stdout 2>{IO_DIR}/stderr'
+STAGE_DIR = "/stage"
+_START = (
+    f"cp -R {STAGE_DIR}/. {WORKDIR}/ 2>{IO_DIR}/stderr && "
+    f'exec "$@" <{IO_DIR}/stdin >{IO_DIR}/stdout 2>{IO_DIR}/stderr'
+)
 
 
 class DockerSandbox(Sandbox):
@@ -79,7 +85,7 @@ class DockerSandbox(Sandbox):
             try:
                 container = self._client.containers.create(
                     self.image,
-                    ["/bin/sh", "-c", _REDIRECT, "sh", *argv],
+                    ["/bin/sh", "-c", _START, "sh", *argv],
                     **_container_options(limits, work, io),
                 )
             except ImageNotFound:
@@ -152,8 +158,8 @@ def connect() -> Any:
 
 
 def _stage(staging: Path, files: dict[str, bytes], stdin: bytes) -> tuple[Path, Path]:
-    """The work and io directories, open to the container's unprivileged user."""
-    work, io = staging / "work", staging / "io"
+    """The directories of the run's files and of its io, open to the container's user."""
+    work, io = staging / "files", staging / "io"
     work.mkdir()
     io.mkdir()
     for name, data in files.items():
@@ -181,8 +187,12 @@ def _container_options(limits: Limits, work: Path, io: Path) -> dict[str, Any]:
         "pids_limit": limits.processes,
         "mem_limit": f"{limits.memory_mb}m",
         "memswap_limit": f"{limits.memory_mb}m",
+        "nano_cpus": round(limits.cpus * 1e9),
         "shm_size": disk,
-        "tmpfs": {"/tmp": f"size={disk},mode=1777"},
+        "tmpfs": {
+            WORKDIR: f"size={disk},mode=0755,uid=65534,gid=65534,exec",
+            "/tmp": f"size={disk},mode=1777",
+        },
         "ulimits": [
             Ulimit(name="cpu", soft=limits.cpu_time_s, hard=limits.cpu_time_s),
             Ulimit(name="fsize", soft=limits.file_size_mb * MB, hard=limits.file_size_mb * MB),
@@ -190,7 +200,7 @@ def _container_options(limits: Limits, work: Path, io: Path) -> dict[str, Any]:
             Ulimit(name="core", soft=0, hard=0),
         ],
         "volumes": {
-            str(work): {"bind": WORKDIR, "mode": "rw"},
+            str(work): {"bind": STAGE_DIR, "mode": "ro"},
             str(io): {"bind": IO_DIR, "mode": "rw"},
         },
     }

@@ -4,6 +4,9 @@ wall-clock bound, the whole process group killed on either, and its CPU time mea
 We reap the child ourselves (a pidfd says when it has exited, then `wait4`), because only
 `wait4` gives its resource usage, which includes every descendant it waited for: for
 bubblewrap that is the whole sandbox.
+
+Given a cgroup, the child starts as a tiny shell that waits at a gate (a pipe) until we have
+put it in the cgroup, then executes `argv`: nothing of the run ever runs outside it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from resources_server.sandbox.cgroups import RunCgroup, gated
 
 __all__ = ["Finished", "data_fd", "kill_group", "run_process"]
 
@@ -38,6 +43,8 @@ class Finished:
     it, every process that was running then, whichever is more."""
     stopped_for: Literal["wall_time", "output"] | None
     output_truncated: bool
+    oom_killed: bool = False
+    """The kernel's OOM killer struck the run's cgroup (and then the whole run ended)."""
 
 
 class _Capture:
@@ -86,8 +93,10 @@ async def run_process(
     cwd: str | None = None,
     env: dict[str, str] | None = None,
     stop: Callable[[int], None] | None = None,
+    cgroup: RunCgroup | None = None,
 ) -> Finished:
-    """Run `argv` in a new session, `stdin` (a file descriptor) as its standard input.
+    """Run `argv` in a new session, `stdin` (a file descriptor) as its standard input, and
+    in `cgroup` when given.
 
     The child is stopped when `wall_time_s` passes or when stdout or stderr exceeds
     `output_limit`, and when this coroutine is cancelled: by `stop(pid)` when given, else by
@@ -96,21 +105,31 @@ async def run_process(
     stop_child = stop or kill_group
     loop = asyncio.get_running_loop()
     started = time.monotonic()
+    gate = os.pipe() if cgroup is not None else None
+    if gate is not None:
+        argv = gated(argv, gate[0], env or {})
+        pass_fds = (*pass_fds, gate[0])
     # Spawning is as quick as in asyncio's own subprocess support, which also calls Popen on
     # the loop; we keep the Popen to reap the child ourselves.
-    process = subprocess.Popen(  # noqa: ASYNC220
-        argv,
-        stdin=stdin,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        pass_fds=tuple(pass_fds),
-        user=user,
-        group=user,
-        extra_groups=[] if user is not None else None,
-        cwd=cwd,
-        env=env if env is not None else {},
-        start_new_session=True,
-    )
+    try:
+        process = subprocess.Popen(  # noqa: ASYNC220
+            argv,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=tuple(pass_fds),
+            user=user,
+            group=user,
+            extra_groups=[] if user is not None else None,
+            cwd=cwd,
+            env=env if env is not None else {},
+            start_new_session=True,
+        )
+    finally:
+        if gate is not None:
+            os.close(gate[0])
+    if gate is not None and cgroup is not None:
+        _enter(process, cgroup, gate[1])
     assert process.stdout is not None
     assert process.stderr is not None
     pidfd = os.pidfd_open(process.pid)
@@ -145,6 +164,8 @@ async def run_process(
         _, status, usage = os.wait4(process.pid, 0)  # noqa: ASYNC222 (it has exited)
         reaped = True
         process.returncode = os.waitstatus_to_exitcode(status)
+        if cgroup is not None:
+            cgroup.kill()  # the run ends with its first process: nothing of it lingers
         elapsed = time.monotonic() - started
         # A descendant that escaped the process group may hold the pipes open: give up on it.
         with contextlib.suppress(TimeoutError):
@@ -163,15 +184,33 @@ async def run_process(
         else:
             os.close(pidfd)
     code = process.returncode
+    cgroup_cpu_s = (cgroup.cpu_time_s() if cgroup is not None else None) or 0.0
     return Finished(
         exit_code=None if stopped_for else (128 - code if code < 0 else code),
         stdout=bytes(outputs[0].data),
         stderr=bytes(outputs[1].data),
         wall_time_s=elapsed,
-        cpu_time_s=max(usage.ru_utime + usage.ru_stime, running_cpu_s),
+        cpu_time_s=max(usage.ru_utime + usage.ru_stime, running_cpu_s, cgroup_cpu_s),
         stopped_for=stopped_for,
         output_truncated=any(output.truncated for output in outputs),
+        oom_killed=cgroup is not None and cgroup.oom_killed(),
     )
+
+
+def _enter(process: subprocess.Popen[bytes], cgroup: RunCgroup, gate: int) -> None:
+    """Put the child, waiting at its gate, in `cgroup`, then let it go (or kill it)."""
+    try:
+        cgroup.attach(process.pid)
+        os.write(gate, b"go\n")
+    except BaseException:
+        kill_group(process.pid)
+        process.wait()
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+        raise
+    finally:
+        os.close(gate)
 
 
 def tree_cpu_s(pid: int) -> float:

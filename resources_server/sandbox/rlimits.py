@@ -45,9 +45,10 @@ def prlimit_command(prlimit: Path, limits: Limits) -> list[str]:
 
 def result_of(finished: Finished, limits: Limits) -> RunResult:
     """The run's result: a CPU timeout is a death by SIGXCPU (only RLIMIT_CPU sends it), or
-    by SIGKILL after the budget (the hard limit)."""
+    by SIGKILL after the budget (the hard limit) unless the OOM killer struck the run."""
     cpu_spent = finished.exit_code == 128 + signal.SIGXCPU or (
         finished.exit_code in CPU_SIGNALS
+        and not finished.oom_killed
         and finished.cpu_time_s >= CPU_ACCOUNTING_SLACK * limits.cpu_time_s
     )
     # Stopped by the wall clock having computed less than one process's budget in all: it
@@ -67,6 +68,6 @@ def result_of(finished: Finished, limits: Limits) -> RunResult:
         cpu_time_s=finished.cpu_time_s,
         timed_out=cpu_spent or finished.stopped_for == "wall_time",
         wall_clock_stopped=wall_clock_stopped,
-        out_of_memory=out_of_memory(finished.exit_code, stderr),
+        out_of_memory=finished.oom_killed or out_of_memory(finished.exit_code, stderr),
         output_truncated=finished.output_truncated,
     )

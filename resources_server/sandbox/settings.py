@@ -42,6 +42,10 @@ class SandboxSettings(BaseModel):
     first_uid: Annotated[int, Field(ge=1)] = DEFAULT_FIRST_UID
     """bubblewrap under root: runs use host uids `first_uid` .. `first_uid +
     max_concurrency - 1`, which no account or other service may use."""
+    cgroups: bool = True
+    """bubblewrap, unsandboxed: give each run a cgroup of its own where the machine offers one
+    (cgroup v2 delegated to this service, or v1 under root), bounding the memory, processes
+    and CPU of all its processes together; without one, only per-process rlimits bound it."""
 
 
 def create_sandbox(settings: SandboxSettings) -> Sandbox:
@@ -49,10 +53,16 @@ def create_sandbox(settings: SandboxSettings) -> Sandbox:
     if settings.backend == "docker":
         return DockerSandbox(settings.limits, settings.max_concurrency, image=settings.docker_image)
     if settings.backend == "unsandboxed":
-        return UnsandboxedRunner(settings.limits, settings.max_concurrency, python=settings.python)
+        return UnsandboxedRunner(
+            settings.limits,
+            settings.max_concurrency,
+            python=settings.python,
+            cgroups=settings.cgroups,
+        )
     return BubblewrapSandbox(
         settings.limits,
         settings.max_concurrency,
         python=settings.python,
         first_uid=settings.first_uid,
+        cgroups=settings.cgroups,
     )

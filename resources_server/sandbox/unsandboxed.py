@@ -3,8 +3,9 @@
 The program runs as this server's user, sees the network, the whole file system and every
 process; only the rlimits (`prlimit`), a private temporary working directory and an empty
 environment remain. When the server runs as root, even the process limit is not enforced.
-Use it to develop on a machine where neither bubblewrap nor a Docker engine can run, never
-for model-written code you have not read.
+Where the machine offers one, each run also gets a cgroup of its own (`cgroups.py`), which
+bounds its processes even under root. Use it to develop on a machine where neither bubblewrap
+nor a Docker engine can run, never for model-written code you have not read.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import tempfile
 from pathlib import Path
 
 from resources_server.sandbox.api import Limits, RunResult, Sandbox
+from resources_server.sandbox.cgroup_detect import detect_cgroups
+from resources_server.sandbox.cgroups import run_cgroup
 from resources_server.sandbox.executables import find_interpreter, find_prlimit
 from resources_server.sandbox.process import data_fd, run_process
 from resources_server.sandbox.rlimits import prlimit_command, result_of
@@ -37,9 +40,17 @@ WARNING = (
 class UnsandboxedRunner(Sandbox):
     name = "unsandboxed"
 
-    def __init__(self, limits: Limits, max_concurrency: int, *, python: str | None = None):
+    def __init__(
+        self,
+        limits: Limits,
+        max_concurrency: int,
+        *,
+        python: str | None = None,
+        cgroups: bool = True,
+    ):
         super().__init__(limits, max_concurrency)
         log.warning(WARNING)
+        self.cgroups = detect_cgroups() if cgroups else None
         self.prlimit = find_prlimit()
         interpreter = find_interpreter(python, for_other_users=False)
         self.python = str(interpreter)
@@ -60,14 +71,16 @@ class UnsandboxedRunner(Sandbox):
                 "LANG": "C.UTF-8",
                 "PATH": self._search_path,
             }
-            finished = await run_process(
-                [*prlimit_command(self.prlimit, limits), *argv],
-                stdin=stdin_fd,
-                cwd=str(workdir),
-                env=environment,
-                output_limit=limits.output_bytes,
-                wall_time_s=limits.wall_time_s,
-            )
+            async with run_cgroup(self.cgroups, limits) as cgroup:
+                finished = await run_process(
+                    [*prlimit_command(self.prlimit, limits), *argv],
+                    stdin=stdin_fd,
+                    cwd=str(workdir),
+                    env=environment,
+                    output_limit=limits.output_bytes,
+                    wall_time_s=limits.wall_time_s,
+                    cgroup=cgroup,
+                )
         finally:
             os.close(stdin_fd)
             await asyncio.to_thread(shutil.rmtree, workdir, True)

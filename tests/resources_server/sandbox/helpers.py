@@ -1,13 +1,21 @@
-"""Shared by the sandbox tests: a hostile run beside a good one, and the host's view of the
-processes a sandbox runs."""
+"""Shared by the sandbox tests: a hostile run beside a good one, the host's view of the
+processes a sandbox runs, and the Docker engine (with its image) the docker tests run on."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 from pathlib import Path
 
-from resources_server.sandbox import RunResult, Sandbox
+import pytest
+
+from resources_server.sandbox import RunResult, Sandbox, SandboxError
 from resources_server.sandbox.bubblewrap import BubblewrapSandbox
+from resources_server.sandbox.cgroup_detect import detect_cgroups
+
+DOCKER_IMAGE = os.environ.get("RL_GYM_DOCKER_IMAGE", "rl-gym/sandbox:bookworm")
+"""The image `.ci/docker_env` builds (Debian with python3, imported from debootstrap)."""
 
 GOOD_PROGRAM = "import sys\nprint(sum(map(int, sys.stdin.read().split())))\n"
 
@@ -46,6 +54,15 @@ async def leftover_processes(sandbox: BubblewrapSandbox, wait_s: float = 10.0) -
     return left
 
 
+def leftover_cgroups() -> list[Path]:
+    """Run cgroups this process made that are still there (none once every run is over)."""
+    tree = detect_cgroups()
+    if tree is None:
+        return []
+    prefix = f"rl-gym-run-{os.getpid()}-"
+    return sorted(path for base in tree.bases.values() for path in base.glob(f"{prefix}*"))
+
+
 def _uid_of(process: Path) -> int | None:
     try:
         status = (process / "status").read_text()
@@ -55,3 +72,28 @@ def _uid_of(process: Path) -> int | None:
         if line.startswith("Uid:"):
             return int(line.split()[1])
     return None
+
+
+@functools.cache
+def docker_problem() -> str | None:
+    """Why the docker tests cannot run here, or None when they can."""
+    try:
+        import docker
+    except ImportError:
+        return "the Docker SDK is not installed (pip install 'rl-gym[docker]')"
+    from resources_server.sandbox.docker import connect
+
+    try:
+        client = connect()
+    except SandboxError as error:
+        return f"{error}; `bash .ci/docker_env` sets one up"
+    try:
+        client.images.get(DOCKER_IMAGE)
+    except docker.errors.ImageNotFound:
+        return f"the image {DOCKER_IMAGE} is not present: `bash .ci/docker_env` builds it"
+    finally:
+        client.close()
+    return None
+
+
+needs_docker = pytest.mark.skipif(docker_problem() is not None, reason=str(docker_problem()))

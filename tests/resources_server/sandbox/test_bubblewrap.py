@@ -9,7 +9,11 @@ import pytest
 
 from resources_server.sandbox import PROGRAM_FILE, Limits, SandboxError
 from resources_server.sandbox.bubblewrap import BubblewrapSandbox
-from tests.resources_server.sandbox.helpers import leftover_processes, sandbox_processes
+from tests.resources_server.sandbox.helpers import (
+    leftover_cgroups,
+    leftover_processes,
+    sandbox_processes,
+)
 
 
 @pytest.fixture
@@ -17,6 +21,7 @@ async def sandbox() -> AsyncIterator[BubblewrapSandbox]:
     sandbox = BubblewrapSandbox(Limits(cpu_time_s=2, wall_time_s=10), max_concurrency=2)
     yield sandbox
     assert await leftover_processes(sandbox) == []
+    assert leftover_cgroups() == []
 
 
 async def test_a_program_gets_its_stdin_and_files(sandbox: BubblewrapSandbox) -> None:
