@@ -162,11 +162,11 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _baseline_cell(card: QualityCard | None) -> str:
-    """The baseline's mean reward, and on how many tasks when not all of them."""
-    if card is None or card.baseline_mean_reward is None:
+    """The baseline's mean reward, and on how many example tasks (`gym hub show` says more)."""
+    if card is None or card.baseline_policy is None:
         return "-"
-    tasks = "" if card.baseline_tasks is None else f" ({card.baseline_tasks} tasks)"
-    return f"{card.baseline_mean_reward:.2f}{tasks}"
+    mean = "none" if card.baseline_mean_reward is None else f"{card.baseline_mean_reward:.2f}"
+    return mean if card.baseline_tasks is None else f"{mean} on {card.baseline_tasks}"
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -197,11 +197,7 @@ def _card_rows(entry: EnvEntry) -> dict[str, str]:
     card = entry.card
     if card is None:
         return {"validated": "not published: no card yet"}
-    baseline = "not measured"
-    if card.baseline_mean_reward is not None:
-        baseline = f"{card.baseline_mean_reward:.4f} ({card.baseline_policy})"
-        if card.baseline_tasks is not None:
-            baseline += f" on the first {card.baseline_tasks} example tasks"
+    baseline = "not measured" if card.baseline_policy is None else _baseline_text(card)
     return {
         "validated": f"{card.validated} on {card.validated_on}",
         "checks passed": ", ".join(card.checks_passed),
@@ -319,17 +315,20 @@ def _record_cards(args: argparse.Namespace) -> int:
             print(report.explain())
             failed += 1
             continue
-        print(f"{name}: card written to {catalog}: {_baseline_text(card)}")
+        print(f"{name}: card written to {catalog}: baseline {_baseline_text(card)}")
     return 1 if failed else 0
 
 
 def _baseline_text(card: QualityCard) -> str:
-    if card.baseline_mean_reward is None:
-        return "baseline not measured"
-    return (
-        f"baseline mean reward {card.baseline_mean_reward:.4f} on {card.baseline_tasks} "
-        f"example tasks ({card.baseline_policy})"
-    )
+    if card.baseline_policy is None:
+        return "not measured"
+    mean = card.baseline_mean_reward
+    text = f"{'none scored' if mean is None else f'{mean:.4f}'} ({card.baseline_policy})"
+    if card.baseline_tasks is not None:
+        text += f" on the first {card.baseline_tasks} example tasks"
+    if card.baseline_failed:
+        text += f", {card.baseline_failed} of them failed"
+    return text
 
 
 def _readme(args: argparse.Namespace) -> int:

@@ -49,6 +49,7 @@ def card_of(
             "baseline_mean_reward": baseline.mean_reward,
             "baseline_policy": baseline.policy,
             "baseline_tasks": baseline.tasks,
+            "baseline_failed": baseline.failed,
         }
     )
 
