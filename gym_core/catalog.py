@@ -85,6 +85,11 @@ class QualityCard(Entry):
     """Mean reward of the baseline policy on the example tasks; None when not measured."""
     baseline_policy: str | None = None
     """The model the baseline was measured with."""
+    baseline_tasks: Annotated[int, Field(ge=0)] | None = None
+    """How many example tasks (the first ones) the baseline rolled out; None: all of them."""
+    baseline_failed: Annotated[int, Field(ge=0)] | None = None
+    """Of those rollouts, the ones that failed (an engine timeout, a full context): they have no
+    reward, so the mean is over the others, and None when none was scored."""
     wheel_sha256: Sha256 | None = None
     """SHA-256 of the published wheel; checked before it is installed."""
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, ValidationError, model_validator
 
-from gym_core.catalog import EnvEntry, Services, load_yaml
+from gym_core.catalog import EnvEntry, Services, default_catalog_path, load_catalog, load_yaml
 from gym_core.errors import ConfigError, format_problem
 from gym_core.settings import (
     AgentServerOptions,
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from gym_core.hub.sources import EnvSource
 
 __all__ = [
+    "ALL_ENVS",
     "DEFAULT_PORT",
     "ClusterOptions",
     "GymConfig",
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 8700
+ALL_ENVS = "all"
+"""The name that selects every built-in environment (`gym serve all`)."""
 DEFAULT_STARTUP_TIMEOUT_S = 120.0
 
 
@@ -110,9 +113,13 @@ def load_config(
 
 
 def select_envs(config: GymConfig, names: str | list[str]) -> list[str]:
-    """Check environment names against the catalog; `math,code` or a list."""
+    """Check environment names against the catalog; `math,code` or a list. `all` stands for
+    every built-in environment (those of `rl_hub.yaml`), in the catalog's order."""
     wanted = [n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)
     wanted = [name for name in wanted if name]
+    if ALL_ENVS in wanted and ALL_ENVS not in config.envs:
+        position = wanted.index(ALL_ENVS)
+        wanted[position : position + 1] = list(load_catalog(default_catalog_path()).envs)
     if not wanted:
         raise ConfigError("name at least one environment, e.g. `gym serve math`")
     for name in wanted:

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from gym_core.protocol import RolloutResult
 
-__all__ = ["PASS_REWARD", "RolloutStats", "pass_at_k", "summarize"]
+__all__ = ["PASS_REWARD", "RolloutStats", "pass_at_k", "summarize", "summarize_by_env"]
 
 PASS_REWARD = 1.0
 
@@ -68,6 +68,14 @@ def summarize(results: Iterable[RolloutResult]) -> RolloutStats:
         statuses=dict(Counter(r.status for r in results)),
         failures=dict(Counter(r.failure.kind for r in results if r.failure is not None)),
     )
+
+
+def summarize_by_env(results: Iterable[RolloutResult]) -> dict[str, RolloutStats]:
+    """The same numbers for each environment of a mixed collection, by name."""
+    by_env: dict[str, list[RolloutResult]] = defaultdict(list)
+    for result in results:
+        by_env[result.env].append(result)
+    return {env: summarize(by_env[env]) for env in sorted(by_env)}
 
 
 def _passed(result: RolloutResult) -> bool:

@@ -30,6 +30,10 @@ from gym_core.hub.sources import BUILT_IN
 
 __all__ = ["add_arguments", "run"]
 
+LIST_WIDTH = 140
+"""`gym hub list` is printed at least this wide (piped output included): narrower, the
+descriptions fold into a word a line."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="hub_command", required=True, metavar="SUBCOMMAND")
@@ -64,14 +68,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="measure the policy's mean reward on the example tasks for the card",
     )
-    publish.add_argument(
-        "--policy-url",
-        action="append",
-        metavar="URL",
-        help="the baseline's OpenAI-compatible engine (default: the embedded CPU model)",
-    )
-    publish.add_argument("--policy-model", metavar="NAME", help="the baseline's model name")
+    _add_policy_arguments(publish)
     _add_verify_limit(publish)
+
+    card = _command(
+        commands,
+        "card",
+        "validate built-in environments and write their quality cards into rl_hub.yaml",
+        _record_cards,
+    )
+    card.add_argument("envs", metavar="ENVS", help="built-in environments, e.g. math,code, or all")
+    card.add_argument(
+        "--baseline-tasks",
+        type=int,
+        metavar="N",
+        help="measure the baseline on the first N example tasks only (default: all; 0: none)",
+    )
+    _add_policy_arguments(card)
+    _add_verify_limit(card)
 
     readme = _command(commands, "readme", "write the README's environment table", _readme)
     readme.add_argument("--check", action="store_true", help="only check it is up to date")
@@ -87,6 +101,16 @@ def _command(commands: Any, name: str, help_text: str, run: Any) -> argparse.Arg
     )
     parser.set_defaults(hub_run=run)
     return parser
+
+
+def _add_policy_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--policy-url",
+        action="append",
+        metavar="URL",
+        help="the baseline's OpenAI-compatible engine (default: the embedded CPU model)",
+    )
+    parser.add_argument("--policy-model", metavar="NAME", help="the baseline's model name")
 
 
 def _add_verify_limit(parser: argparse.ArgumentParser) -> None:
@@ -114,7 +138,8 @@ def _catalog(args: argparse.Namespace) -> tuple[GymConfig, dict[str, str]]:
 def _list(args: argparse.Namespace) -> int:
     config, origins = _catalog(args)
     table = Table(title="RL Gym environments")
-    for column in ("name", "version", "domain", "tags", "validated", "from", "description"):
+    columns = ("name", "version", "domain", "tags", "validated", "baseline", "from", "description")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for name, entry in sorted(config.envs.items()):
         if args.domain and entry.domain != args.domain:
@@ -128,11 +153,20 @@ def _list(args: argparse.Namespace) -> int:
             entry.domain,
             ", ".join(entry.tags),
             validated,
+            _baseline_cell(entry.card),
             origins[name],
             _first_sentence(entry.description),
         )
-    Console(width=max(120, Console().width)).print(table)
+    Console(width=max(LIST_WIDTH, Console().width)).print(table)
     return 0
+
+
+def _baseline_cell(card: QualityCard | None) -> str:
+    """The baseline's mean reward, and on how many example tasks (`gym hub show` says more)."""
+    if card is None or card.baseline_policy is None:
+        return "-"
+    mean = "none" if card.baseline_mean_reward is None else f"{card.baseline_mean_reward:.2f}"
+    return mean if card.baseline_tasks is None else f"{mean} on {card.baseline_tasks}"
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -163,9 +197,7 @@ def _card_rows(entry: EnvEntry) -> dict[str, str]:
     card = entry.card
     if card is None:
         return {"validated": "not published: no card yet"}
-    baseline = "not measured"
-    if card.baseline_mean_reward is not None:
-        baseline = f"{card.baseline_mean_reward:.4f} ({card.baseline_policy})"
+    baseline = "not measured" if card.baseline_policy is None else _baseline_text(card)
     return {
         "validated": f"{card.validated} on {card.validated_on}",
         "checks passed": ", ".join(card.checks_passed),
@@ -256,6 +288,47 @@ def _publish(args: argparse.Namespace) -> int:
             f"{card.verify_latency_ms.p50:g} ms / p99 {card.verify_latency_ms.p99:g} ms{baseline}"
         )
     return 0
+
+
+def _record_cards(args: argparse.Namespace) -> int:
+    from gym_core.hub.cards import record_card
+
+    if args.baseline_tasks is not None and args.baseline_tasks < 0:
+        raise ConfigError(f"--baseline-tasks must be 0 or more (got {args.baseline_tasks})")
+    catalog = default_catalog_path()
+    config = load_config(catalog, None, policy_overrides(args))
+    built_in = load_catalog(catalog).envs
+    names = select_envs(config, args.envs)
+    for name in names:
+        if name not in built_in:
+            raise ConfigError(f"{name} is not a built-in environment: publish it to a hub instead")
+    failed = 0
+    for name in names:
+        report, card = record_card(
+            config,
+            name,
+            catalog,
+            baseline_tasks=args.baseline_tasks,
+            verify_limit_s=args.verify_limit_s,
+        )
+        if card is None:
+            print(report.explain())
+            failed += 1
+            continue
+        print(f"{name}: card written to {catalog}: baseline {_baseline_text(card)}")
+    return 1 if failed else 0
+
+
+def _baseline_text(card: QualityCard) -> str:
+    if card.baseline_policy is None:
+        return "not measured"
+    mean = card.baseline_mean_reward
+    text = f"{'none scored' if mean is None else f'{mean:.4f}'} ({card.baseline_policy})"
+    if card.baseline_tasks is not None:
+        text += f" on the first {card.baseline_tasks} example tasks"
+    if card.baseline_failed:
+        text += f", {card.baseline_failed} of them failed"
+    return text
 
 
 def _readme(args: argparse.Namespace) -> int:

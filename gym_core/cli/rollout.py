@@ -17,7 +17,7 @@ from gym_core.config import GymConfig, select_envs, unknown_name_message
 from gym_core.errors import ConfigError
 from gym_core.protocol import RolloutResult, SamplingParams, Task
 from gym_core.rollout_client import AsyncRolloutClient
-from gym_core.rollout_stats import PASS_REWARD, summarize
+from gym_core.rollout_stats import PASS_REWARD, RolloutStats, summarize, summarize_by_env
 from gym_core.tasks_file import load_tasks
 
 __all__ = ["add_arguments", "run"]
@@ -165,5 +165,27 @@ def _report(collection: Collection, args: argparse.Namespace) -> None:
     table.add_row("rollouts per second", f"{collection.rollouts_per_second:.3g}")
     console = Console()
     console.print(table)
+    by_env = summarize_by_env(collection.results)
+    if len(by_env) > 1:
+        console.print(_env_table(by_env))
     for reason in collection.rejected:
         console.print(f"[red]rejected[/red] {reason}")
+
+
+def _env_table(by_env: dict[str, RolloutStats]) -> Table:
+    """One row per environment of a mixed collection."""
+    table = Table(title="by environment")
+    for column in ("env", "rollouts", "tasks", "mean reward", "pass@1", "failed"):
+        table.add_column(column, justify="left" if column == "env" else "right")
+    for env, stats in by_env.items():
+        mean = "n/a" if stats.mean_reward is None else f"{stats.mean_reward:.4f}"
+        pass_1 = stats.pass_at_k.get(1)
+        table.add_row(
+            env,
+            str(stats.rollouts),
+            str(stats.tasks),
+            mean,
+            "n/a" if pass_1 is None else f"{pass_1:.4f}",
+            str(sum(stats.failures.values())),
+        )
+    return table

@@ -26,7 +26,9 @@ NAME_WIDTH = 16
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("envs", metavar="ENVS", help="environments to serve, e.g. math,code")
+    parser.add_argument(
+        "envs", metavar="ENVS", help="environments to serve, e.g. math,code; `all`: every built-in"
+    )
     parser.add_argument("--host", help="address of the rollout endpoint (default 127.0.0.1)")
     parser.add_argument(
         "--port", type=int, help=f"port of the rollout endpoint (default {DEFAULT_PORT}; 0: free)"

@@ -31,13 +31,18 @@ class Baseline:
     """Which policy answered, as the card names it."""
     failed: int
     """Rollouts that failed (and so have no reward)."""
+    tasks: int
+    """Example tasks rolled out (the first ones of the file)."""
 
 
-def measure_baseline(config: GymConfig, env: str) -> Baseline:
-    """Roll out every example task of `env` once. Call with no event loop running."""
+def measure_baseline(config: GymConfig, env: str, limit: int | None = None) -> Baseline:
+    """Roll out the example tasks of `env` once each, only the first `limit` when set (a CPU
+    model is slow). Call with no event loop running."""
     from gym_core.launch.local import LocalLauncher  # imports the services
 
-    tasks = load_tasks(config.envs[env].example_path(), env=env)
+    tasks = load_tasks(config.envs[env].example_path(), env=env, limit=limit)
+    anywhere = config.serve.model_copy(update={"port": 0})  # nobody else calls this endpoint
+    config = config.model_copy(update={"serve": anywhere})
     with LocalLauncher(config, [env]) as launcher, tempfile.TemporaryDirectory() as scratch:
         running = launcher.start()
 
@@ -54,6 +59,7 @@ def measure_baseline(config: GymConfig, env: str) -> Baseline:
         mean_reward=stats.mean_reward,
         policy=policy_name(config),
         failed=sum(stats.failures.values()),
+        tasks=len(tasks),
     )
 
 

@@ -21,7 +21,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from gym_core.config import GymConfig
 from gym_core.errors import ConfigError, GymError
 from gym_core.hub.baseline import measure_baseline
 from gym_core.hub.build import build_wheel, sha256_of
+from gym_core.hub.cards import card_of
 from gym_core.hub.report import DEFAULT_VERIFY_LIMIT_S, ValidationReport
 from gym_core.hub.validate import project_config, validate_env
 
@@ -100,23 +100,8 @@ def publish(
 
 
 def _card(report: ValidationReport, sha256: str, baseline_config: GymConfig | None) -> QualityCard:
-    assert report.verify_latency_ms is not None  # a passed report has timed verify calls
-    card = QualityCard(
-        validated=True,
-        validated_on=date.today(),
-        checks_passed=report.passed_checks(),
-        examples=report.examples,
-        verify_latency_ms=report.verify_latency_ms,
-        cheats_tried=report.cheats_tried,
-        cheats_passed=report.cheats_passed,
-        wheel_sha256=sha256,
-    )
-    if baseline_config is None:
-        return card
-    measured = measure_baseline(baseline_config, report.env)
-    return card.model_copy(
-        update={"baseline_mean_reward": measured.mean_reward, "baseline_policy": measured.policy}
-    )
+    baseline = None if baseline_config is None else measure_baseline(baseline_config, report.env)
+    return card_of(report, baseline, sha256)
 
 
 def _add_to_hub(

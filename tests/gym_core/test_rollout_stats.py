@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from gym_core.protocol import Failure, RolloutResult
-from gym_core.rollout_stats import pass_at_k, summarize
+from gym_core.rollout_stats import pass_at_k, summarize, summarize_by_env
 
 
 def result(task: str, index: int, reward: float | None, status: str = "completed") -> RolloutResult:
@@ -55,3 +55,19 @@ def test_a_task_whose_every_sample_failed_is_left_out_of_pass_at_k() -> None:
     )
     assert stats.pass_at_k == {1: pytest.approx(0.5), 2: pytest.approx(1.0)}
     assert (stats.tasks, stats.unscored_tasks) == (2, 1)
+
+
+def test_a_mixed_collection_is_summarized_per_environment() -> None:
+    results = [
+        result("a", 0, 1.0).model_copy(update={"env": "math"}),
+        result("b", 0, 0.0).model_copy(update={"env": "math"}),
+        result("c", 0, None, "failed").model_copy(update={"env": "code"}),
+        result("d", 0, 1.0).model_copy(update={"env": "code"}),
+    ]
+    by_env = summarize_by_env(results)
+    assert list(by_env) == ["code", "math"]
+    assert by_env["math"].mean_reward == 0.5
+    assert by_env["math"].rollouts == 2
+    assert by_env["code"].mean_reward == 1.0
+    assert by_env["code"].failures == {"policy_error": 1}
+    assert by_env["code"].unscored_tasks == 1

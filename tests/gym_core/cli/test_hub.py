@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from gym_core.catalog import default_catalog_path
+from gym_core.catalog import default_catalog_path, load_catalog
 from gym_core.cli import main
 from gym_core.config import load_config
+from gym_core.hub.report import CHECKS
 
 CARD = {
     "validated": True,
@@ -22,6 +24,14 @@ CARD = {
     "baseline_mean_reward": 0.4,
     "baseline_policy": "tiny-model",
     "wheel_sha256": "ab" * 32,
+}
+
+
+FAILED_BASELINE = {
+    **CARD,
+    "baseline_mean_reward": None,
+    "baseline_tasks": 2,
+    "baseline_failed": 2,
 }
 
 
@@ -42,7 +52,7 @@ def hub(tmp_path: Path) -> Path:
     envs = {
         "chess": entry("games", ["multi-turn"], wheel="c-0.3.0-py3-none-any.whl", card=CARD),
         "sudoku": entry("games", ["single-turn"]),
-        "sql": entry("code", ["single-turn", "tool-use"]),
+        "sql": entry("code", ["single-turn", "tool-use"], card=FAILED_BASELINE),
     }
     (tmp_path / "rl_hub.yaml").write_text(yaml.safe_dump({"envs": envs}))
     return tmp_path
@@ -60,6 +70,7 @@ def test_list_shows_every_environment_and_filters(
     built_in = load_config(default_catalog_path()).envs
     assert [n for n in names_listed(out) if n] == sorted({*built_in, "chess", "sql", "sudoku"})
     assert "2025-03-04" in out
+    assert "0.40" in out  # chess's baseline
     assert "A games environment." in out
     assert "More words" not in out
 
@@ -89,11 +100,43 @@ def test_show_prints_the_entry_and_its_quality_card(
     ):
         assert text in out
 
+    assert main(["hub", "show", "sudoku", "--hub", str(hub)]) == 0
+    assert "not published: no card yet" in capsys.readouterr().out
+    assert main(["hub", "show", "sql", "--hub", str(hub)]) == 0
+    assert "none scored (tiny-model) on the first 2 example tasks, 2 of them failed" in (
+        capsys.readouterr().out
+    )
+
     assert main(["hub", "show", "math"]) == 0
     out = capsys.readouterr().out
-    assert "not published: no card yet" in out
     assert "data/solutions.jsonl" in out
     assert "data/cheats.jsonl" in out
+    assert re.search(r"validated\s+True on \d{4}-\d\d-\d\d", out)
+    assert re.search(
+        r"baseline mean reward\s+\d\.\d{4} \(embedded default model\) on the first", out
+    )
+
+
+def test_every_built_in_environment_shows_its_card_and_baseline(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    built_in = load_catalog(default_catalog_path()).envs
+    assert main(["hub", "list"]) == 0
+    rows = {
+        cells[0]: cells
+        for line in capsys.readouterr().out.splitlines()
+        if (cells := [cell.strip() for cell in line.split("│")[1:-1]]) and cells[0]
+    }
+    for name, entry in built_in.items():
+        card = entry.card
+        assert card is not None, f"{name} has no card: run `gym hub card {name}`"
+        assert card.checks_passed == list(CHECKS), name
+        assert card.cheats_passed == card.cheats_tried, name
+        assert card.baseline_tasks, f"{name}: no baseline measured"
+        _, _, domain, _, validated, baseline, origin, _ = rows[name]
+        assert (domain, validated, origin) == (entry.domain, str(card.validated_on), "built-in")
+        mean = card.baseline_mean_reward
+        assert baseline == f"{'none' if mean is None else f'{mean:.2f}'} on {card.baseline_tasks}"
 
 
 def test_show_suggests_a_name(hub: Path, capsys: pytest.CaptureFixture[str]) -> None:
