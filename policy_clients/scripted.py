@@ -117,6 +117,16 @@ def tokenize(text: str) -> list[int]:
     return ids
 
 
+def _in_vocabulary(ids: Any, field: str) -> list[int]:
+    """Token ids as given, refused with a 400 as a real engine refuses ids it does not have."""
+    for token in ids or []:
+        if not (type(token) is int and 0 <= token <= IM_END):
+            raise HTTPException(
+                400, f"{field}: token id {token!r} is not in the vocabulary (0 to {IM_END})"
+            )
+    return list(ids or [])
+
+
 def detokenize(ids: list[int]) -> str:
     """The text of byte-level ids (`tokenize` undone)."""
     markers = {IM_START: b"<|im_start|>", IM_END: b"<|im_end|>"}
@@ -261,7 +271,9 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     async def completions(request: Request) -> dict[str, Any]:
         body = orjson.loads(await request.body())
         prompt = body.get("prompt", "")
-        prompt_ids = prompt if isinstance(prompt, list) else tokenize(prompt)
+        prompt_ids = (
+            _in_vocabulary(prompt, "prompt") if isinstance(prompt, list) else tokenize(prompt)
+        )
         last = _last_message(detokenize(prompt_ids))
         reply = _Reply(await answer(*last, body.get("seed")), body.get("max_tokens"))
         choice = {
@@ -282,7 +294,9 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     async def generate(request: Request) -> dict[str, Any]:
         """SGLang's native endpoint."""
         body = orjson.loads(await request.body())
-        prompt_ids = body.get("input_ids") or tokenize(body.get("text", ""))
+        prompt_ids = _in_vocabulary(body.get("input_ids"), "input_ids") or tokenize(
+            body.get("text", "")
+        )
         sampling = body.get("sampling_params") or {}
         if sampling.get("max_new_tokens") == 0:  # prefill only: tokenizes, samples nothing
             rule = Rule()
