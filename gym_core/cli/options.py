@@ -98,6 +98,8 @@ def hub_trust(args: argparse.Namespace) -> Trust:
     """What vouches for published wheels: `--sha256`, `--hub-index`, the user's pins."""
     index = getattr(args, "hub_index", None)
     if index is not None:
+        if not index.is_file():
+            raise ConfigError(f"--hub-index {index}: no such file")
         for hub in hub_dirs(args):
             if index.resolve().is_relative_to(hub.resolve()):
                 raise ConfigError(

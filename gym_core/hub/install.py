@@ -116,7 +116,7 @@ def _install(wheel: Path) -> None:
         )
     done = subprocess.run([*command, str(wheel)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        output = (done.stderr or done.stdout).strip()
+        output = " ".join((done.stderr or done.stdout).split())  # one line
         raise ConfigError(f"installing {wheel.name} failed: {output}")
 
 

@@ -126,18 +126,26 @@ def test_a_wheel_changed_after_publishing_or_after_pinning_is_not_installed(
     assert "PackageNotFoundError" in installed_version(python, f"rl-gym-env-{NAME}")
 
 
-def test_a_missing_requirement_of_an_installed_wheel_is_named(tmp_path: Path, engine: str) -> None:
+def test_an_index_vouches_for_a_wheel_and_a_missing_requirement_is_named(
+    tmp_path: Path,
+) -> None:
     directory = project(tmp_path, "needy")
     pyproject = directory / "pyproject.toml"
     pyproject.write_text(
         pyproject.read_text().replace("dependencies = []", 'dependencies = ["no-such-dist>=1"]')
     )
     assert main(["hub", "publish", str(directory), "--hub", str(tmp_path / "hub")]) == 0
+    [wheel] = (tmp_path / "hub").glob("*.whl")
+    index = tmp_path / "index.yaml"  # the hashes a maintainer sends by another channel
+    index.write_text(yaml.safe_dump({"rl-gym-env-needy": {"0.1.0": sha256_of(wheel)}}))
     python = throwaway_venv(tmp_path / "venv")
     done = gym_process(
-        ["hub", "install", "needy", "--hub", str(tmp_path / "hub"), "--yes"],
+        ["serve", "needy", "--hub", str(tmp_path / "hub"), "--hub-index", str(index)],
         cwd=tmp_path,
         python=python,
     )
     assert done.returncode == 2
     assert "rl-gym-env-needy is installed, but it needs no-such-dist>=1" in done.stderr
+    assert yaml.safe_load(pins_path().read_text()) == {
+        "rl-gym-env-needy": {"0.1.0": sha256_of(wheel)}
+    }, "what the index vouched for is pinned"

@@ -103,6 +103,9 @@ def test_an_index_must_match_and_must_not_lie_in_the_hub(
     inside.write_text(yaml.safe_dump({DISTRIBUTION: {"0.1.0": sha256_of_wheel(hub)}}))
     err = refusal(["serve", "fake", "--hub", str(hub), "--hub-index", str(inside)], capsys)
     assert f"--hub-index {inside}: the index lies in the hub {hub}" in err
+    missing = tmp_path / "missing.yaml"
+    err = refusal(["serve", "fake", "--hub", str(hub), "--hub-index", str(missing)], capsys)
+    assert f"--hub-index {missing}: no such file" in err
 
 
 def test_a_damaged_wheel_is_refused_before_any_trust_is_asked(
