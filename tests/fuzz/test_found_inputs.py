@@ -67,9 +67,24 @@ def test_an_empty_prompt_is_422_naming_it(stack: Running) -> None:
     assert "tasks.0.prompt" in answer.json()["error"]
 
 
-def test_a_token_id_outside_the_vocabulary_is_a_4xx_not_a_502(stack: Running) -> None:
-    """The scripted engine crashed on it, and the gateway relayed that as a 502."""
-    body = {"prompt": [1, 2, 10**9], "max_tokens": 4}
-    answer = requests.post(f"{stack.urls[POLICY]}/v1/completions", json=body, timeout=60)
+@pytest.mark.parametrize(
+    ("path", "body", "named"),
+    [
+        ("/v1/completions", {"prompt": [1, 2, 10**9], "max_tokens": 4}, "prompt.list"),
+        ("/v1/completions", {"prompt": "hi", "max_tokens": 2.5}, "max_tokens"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": 1.5}]}, "content"),
+        (
+            "/v1/chat/completions",
+            {"messages": [{"role": "user", "content": "hi"}], "max_tokens": "many"},
+            "max_tokens",
+        ),
+    ],
+)
+def test_what_the_engine_cannot_read_is_a_4xx_naming_it_not_a_502(
+    stack: Running, path: str, body: dict[str, Any], named: str
+) -> None:
+    """The scripted engine crashed on these, and the gateway relayed that as a 502; a real
+    engine answers 400, and so does the scripted one now."""
+    answer = requests.post(f"{stack.urls[POLICY]}{path}", json=body, timeout=60)
     assert answer.status_code == 400
-    assert "prompt: token id 1000000000 is not in the vocabulary" in answer.json()["error"]
+    assert named in answer.json()["error"]

@@ -8,6 +8,7 @@ The budget is a few examples per operation, so the whole module stays well under
 
 from __future__ import annotations
 
+import os
 import urllib.request
 from typing import Any
 
@@ -29,7 +30,8 @@ from tests.fuzz.schemas import completed_document
 
 pytestmark = pytest.mark.slow  # about 30 s on an idle machine
 
-EXAMPLES_PER_OPERATION = 12
+EXAMPLES_PER_OPERATION = int(os.environ.get("RL_GYM_FUZZ_EXAMPLES", "12"))
+"""Per operation and mode; raise it for a deeper search (`RL_GYM_FUZZ_EXAMPLES=200`)."""
 BUDGET = settings(
     max_examples=EXAMPLES_PER_OPERATION,
     deadline=None,
