@@ -38,6 +38,8 @@ def measure_baseline(config: GymConfig, env: str) -> Baseline:
     from gym_core.launch.local import LocalLauncher  # imports the services
 
     tasks = load_tasks(config.envs[env].example_path(), env=env)
+    # a free port, as `gym rollout` takes: whatever answers on the default one, publishing works
+    config = config.model_copy(update={"serve": config.serve.model_copy(update={"port": 0})})
     with LocalLauncher(config, [env]) as launcher, tempfile.TemporaryDirectory() as scratch:
         running = launcher.start()
 
