@@ -209,8 +209,8 @@ class Task(BaseModel):
     """Unique within a dataset; results and resumption are keyed by it."""
     env: Annotated[str, Field(min_length=1)]
     """Name of the environment (an `rl_hub.yaml` entry) that serves this task."""
-    prompt: str | list[Message]
-    """A user message, or the whole opening conversation."""
+    prompt: str | Annotated[list[Message], Field(min_length=1)]
+    """A user message, or the whole opening conversation (at least one message)."""
     tools: list[ToolSchema] | None = None
     """Tools offered to the model; by default the environment's own."""
     sampling: SamplingParams | None = None

@@ -37,10 +37,10 @@ from typing import Annotated, Any, Literal
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
 
-from gym_core.service import create_service_app
+from gym_core.service import create_service_app, field_errors
 from gym_core.settings import parse_settings
 from policy_clients.tool_calls import render_tool_call
 
@@ -162,6 +162,42 @@ def _last_message(text: str) -> tuple[str | None, str]:
     return blocks[-1] if blocks else (None, text)
 
 
+TokenId = Annotated[int, Field(ge=0, le=IM_END)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+    content: str | None = None
+
+
+class _EngineRequest(BaseModel):
+    """What the engine reads of a request. A real engine answers 400 to a request it cannot
+    read, so this one does too, naming the field, instead of failing with a 500."""
+
+    model_config = ConfigDict(extra="allow")
+
+    messages: list[_Message] = Field(default_factory=list)
+    tools: list[dict[str, Any]] | None = None
+    prompt: str | list[TokenId] = ""
+    input_ids: list[TokenId] | None = None
+    text: str = ""
+    max_tokens: Annotated[int, Field(ge=0)] | None = None
+    seed: int | None = None
+
+    @classmethod
+    def read(cls, raw: bytes) -> tuple[_EngineRequest, dict[str, Any]]:
+        """The request checked, and the body as sent (which the template renders)."""
+        try:
+            body = orjson.loads(raw)
+            return cls.model_validate(body), body
+        except orjson.JSONDecodeError as error:
+            raise HTTPException(400, f"the body is not JSON: {error}") from None
+        except ValidationError as error:
+            raise HTTPException(400, field_errors(error.errors())) from None
+
+
 class _Reply:
     """A rule's answer as an engine would produce it: message, text and token ids."""
 
@@ -249,13 +285,12 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(request: Request) -> dict[str, Any] | StreamingResponse:
-        body = orjson.loads(await request.body())
+        checked, body = _EngineRequest.read(await request.body())
         if settings.record_requests:
             received.append(body)
-        messages = body.get("messages") or []
-        last = messages[-1] if messages else {}
-        rule = await answer(last.get("role"), last.get("content") or "", body.get("seed"))
-        reply = _Reply(rule, body.get("max_tokens"))
+        last = checked.messages[-1] if checked.messages else _Message(role="")
+        rule = await answer(last.role or None, last.content or "", checked.seed)
+        reply = _Reply(rule, checked.max_tokens)
         prompt_ids = tokenize(render(body))
         with_ids = settings.shape == "vllm" and body.get("return_token_ids")
         if body.get("stream"):
@@ -284,11 +319,11 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> dict[str, Any]:
-        body = orjson.loads(await request.body())
-        prompt = body.get("prompt", "")
+        checked, body = _EngineRequest.read(await request.body())
+        prompt = checked.prompt
         prompt_ids = prompt if isinstance(prompt, list) else tokenize(prompt)
         last = _last_message(detokenize(prompt_ids))
-        reply = _Reply(await answer(*last, body.get("seed")), body.get("max_tokens"))
+        reply = _Reply(await answer(*last, checked.seed), checked.max_tokens)
         choice = {
             "index": 0,
             "text": reply.visible_text,
@@ -306,8 +341,8 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     @app.post("/generate")
     async def generate(request: Request) -> dict[str, Any]:
         """SGLang's native endpoint."""
-        body = orjson.loads(await request.body())
-        prompt_ids = body.get("input_ids") or tokenize(body.get("text", ""))
+        checked, body = _EngineRequest.read(await request.body())
+        prompt_ids = checked.input_ids or tokenize(checked.text)
         sampling = body.get("sampling_params") or {}
         if sampling.get("max_new_tokens") == 0:  # prefill only: tokenizes, samples nothing
             rule = Rule()

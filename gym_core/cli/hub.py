@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +22,14 @@ from gym_core.catalog import (
 from gym_core.cli.options import (
     HUB_ENV,
     add_hub_argument,
+    hub_trust,
     install_published,
     load_sources,
     policy_overrides,
 )
 from gym_core.config import GymConfig, load_config, select_envs
 from gym_core.errors import ConfigError
+from gym_core.hub.pins import pins_path
 from gym_core.hub.sources import BUILT_IN
 
 __all__ = ["add_arguments", "run"]
@@ -50,6 +54,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     new = _command(commands, "new", "scaffold a working environment project", _new)
     new.add_argument("name", metavar="NAME", help="the environment's name, e.g. word_count")
     new.add_argument("--dir", type=Path, default=Path(), help="where to create it (default: .)")
+
+    install = _command(
+        commands, "install", "install a published environment, checking its SHA-256", _install
+    )
+    install.add_argument("name", metavar="NAME")
+    install.add_argument(
+        "--sha256",
+        type=_sha256,
+        metavar="HEX",
+        help="the SHA-256 you expect the wheel to have (from its maintainer); it is pinned",
+    )
+    install.add_argument(
+        "--yes",
+        action="store_true",
+        help="trust a wheel nothing vouches for yet without asking, and pin its SHA-256",
+    )
+    add_hub_argument(install)
 
     validate = _command(commands, "validate", "check an environment without a model", _validate)
     validate.add_argument(
@@ -231,7 +252,7 @@ def _new(args: argparse.Namespace) -> int:
     steps = {
         f"cd {project}": "",
         "gym hub validate .": "check it (no model needed)",
-        f"gym serve {args.name}": "serve it from source",
+        f"gym serve {args.name} --hub .": "serve it from source",
         "gym hub publish . --hub DIR": "publish it with its quality card",
     }
     width = max(len(command) for command in steps)
@@ -239,6 +260,37 @@ def _new(args: argparse.Namespace) -> int:
     for command, what in steps.items():
         print(f"  {command:{width}}  {what}".rstrip())
     return 0
+
+
+def _sha256(text: str) -> str:
+    if re.fullmatch(r"[0-9a-fA-F]{64}", text) is None:
+        raise argparse.ArgumentTypeError(f"expected 64 hexadecimal digits, got {text!r}")
+    return text.lower()
+
+
+def _install(args: argparse.Namespace) -> int:
+    config, origins = _catalog(args)
+    [name] = select_envs(config, args.name)
+    entry = config.envs[name]
+    if entry.wheel is None:
+        print(f"{name} is not a published wheel ({origins[name]}): nothing to install")
+        return 0
+    from gym_core.hub.install import ensure_installed
+
+    confirm = (lambda wheel: True) if args.yes else _ask
+    if not ensure_installed(name, entry, hub_trust(args), confirm):
+        print(f"{name} {entry.version} is already installed")
+        return 0
+    print(f"installed {name} {entry.version}; its SHA-256 is pinned in {pins_path()}")
+    return 0
+
+
+def _ask(wheel: str) -> bool:
+    """Trust on first use, asked of a person at a terminal only."""
+    if not sys.stdin.isatty():
+        return False
+    answer = input(f"Nothing you trust vouches for {wheel}. Install it and pin its hash? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -250,7 +302,7 @@ def _validate(args: argparse.Namespace) -> int:
     else:
         config, _ = _catalog(args)
         [name] = select_envs(config, args.target)
-        install_published(config, [name])
+        install_published(config, [name], args)
         reports = [validate_env(config, name, verify_limit_s=args.verify_limit_s)]
     for report in reports:
         print(report.explain())

@@ -7,18 +7,23 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gym_core.catalog import CATALOG_FILENAME, default_catalog_path
+from gym_core.catalog import default_catalog_path
 from gym_core.config import GymConfig, load_config
 from gym_core.errors import ConfigError
+from gym_core.hub.pins import Trust
 from gym_core.hub.sources import EnvSource, env_sources
+
+if TYPE_CHECKING:
+    from gym_core.hub.install import Confirm
 
 __all__ = [
     "HUB_ENV",
     "add_hub_argument",
     "add_service_arguments",
     "hub_dirs",
+    "hub_trust",
     "install_published",
     "load_cli_config",
     "load_sources",
@@ -64,17 +69,23 @@ def add_hub_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
         type=Path,
         metavar="DIR",
         help=f"a hub directory to find environments in; repeat for several (default: "
-        f"${HUB_ENV}). The current directory counts too when it holds an {CATALOG_FILENAME}.",
+        f"${HUB_ENV}). An environment project is one too: `--hub .` serves it from source.",
+    )
+    parser.add_argument(
+        "--hub-index",
+        type=Path,
+        metavar="FILE",
+        help="the SHA-256 of published wheels, from their maintainer by another channel than "
+        "the hub; a wheel is installed only if its hash is in this file or your pins",
     )
 
 
 def hub_dirs(args: argparse.Namespace) -> list[Path]:
-    """`--hub` directories (else `$RL_GYM_HUB`), then the current directory if it is a hub."""
+    """`--hub` directories, else `$RL_GYM_HUB`; never the current directory implicitly, whose
+    packages would then be importable by whoever wrote an `rl_hub.yaml` there."""
     hubs = list(args.hub or [])
     if not hubs and os.environ.get(HUB_ENV):
         hubs.append(Path(os.environ[HUB_ENV]))
-    if (Path.cwd() / CATALOG_FILENAME).is_file():
-        hubs.append(Path.cwd())
     return hubs
 
 
@@ -83,12 +94,30 @@ def load_sources(args: argparse.Namespace) -> list[EnvSource]:
     return env_sources(default_catalog_path(), hub_dirs(args))
 
 
-def install_published(config: GymConfig, envs: list[str]) -> None:
+def hub_trust(args: argparse.Namespace) -> Trust:
+    """What vouches for published wheels: `--sha256`, `--hub-index`, the user's pins."""
+    index = getattr(args, "hub_index", None)
+    if index is not None:
+        if not index.is_file():
+            raise ConfigError(f"--hub-index {index}: no such file")
+        for hub in hub_dirs(args):
+            if index.resolve().is_relative_to(hub.resolve()):
+                raise ConfigError(
+                    f"--hub-index {index}: the index lies in the hub {hub}, whose writer could "
+                    "change it along with the wheels; keep it elsewhere"
+                )
+    return Trust(sha256=getattr(args, "sha256", None), index=index)
+
+
+def install_published(
+    config: GymConfig, envs: list[str], args: argparse.Namespace, confirm: Confirm | None = None
+) -> None:
     """Install the published wheels of `envs` that are not installed yet."""
     from gym_core.hub.install import ensure_installed
 
+    trust = hub_trust(args)
     for env in envs:
-        if ensure_installed(env, config.envs[env]):
+        if ensure_installed(env, config.envs[env], trust, confirm):
             print(f"installed {env} {config.envs[env].version} from its hub", file=sys.stderr)
 
 

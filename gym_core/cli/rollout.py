@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--retry-failed: it retries the failed rows of a file; add --resume")
     config = load_cli_config(args, port=0)
     if args.source in config.envs:
-        install_published(config, [args.source])  # its example tasks ship in the package
+        install_published(config, [args.source], args)  # its example tasks ship in the package
     tasks = _tasks(args, config)
     if not tasks:
         raise ConfigError(f"{args.source}: no tasks")
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         from gym_core.launch.local import LocalLauncher  # imports the services
 
         envs = select_envs(config, sorted({task.env for task in tasks}))
-        install_published(config, envs)
+        install_published(config, envs, args)
         with LocalLauncher(config, envs) as launcher:
             running = launcher.start()
             collection = asyncio.run(

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.replicas and args.cluster is None:
         raise ConfigError("--replicas: replicas run on a cluster; add --cluster ADDRESS")
     apply_replicas(config, envs, args.replicas or [])
-    install_published(config, envs)
+    install_published(config, envs, args)
     launcher = _launcher(config, envs, args.cluster)
     try:
         running = launcher.start()

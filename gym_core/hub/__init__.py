@@ -9,7 +9,8 @@ scaffolding new ones, and publishing them as wheels with a quality card.
                 `probes` sends the malformed requests; `report` holds the results
     build       the environment project as a wheel, offline
     publish     `gym hub publish`: validate, build, measure (`baseline`), add to a hub
-    install     installing a published wheel on first use
+    install     installing a published wheel, once a hash the user trusts vouches for it
+    pins        those hashes: `--sha256`, an index, the user's pins (trust on first use)
     scaffold    `gym hub new`: a working environment project to start from (`template/`)
     readme      the README's environment table, generated from the catalog
 """

@@ -1,12 +1,15 @@
-"""Installing a published environment from a hub on first use.
+"""Installing a published environment from a hub.
 
 An entry with `wheel:` is a published package. Before it is served, its distribution must be
-installed at the entry's version; if it is not, the wheel's SHA-256 is checked against the
-entry's quality card and the wheel is installed into this interpreter's environment without
-its dependencies (with pip when this environment has it, else with uv). A version is
-published once per hub (`gym hub publish` refuses new content under an old version), so an
-installed distribution of the right version is the published one. Requirements the wheel
-declares must already be installed; a missing one is named.
+installed at the entry's version. If it is not, the wheel is copied out of the hub, and the
+copy's SHA-256 must match every hash vouched for it from outside the hub (`gym_core.hub.pins`):
+the hash in the hub's own `rl_hub.yaml` only catches damage, since whoever writes the wheel
+writes that file too. A wheel nothing vouches for is installed only on the user's say-so
+(`gym hub install`), which pins its hash for next time. The copy is installed into this
+interpreter's environment without its dependencies (with pip when this environment has it,
+else with uv). A version is published once per hub (`gym hub publish` refuses new content
+under an old version), so an installed distribution of the right version is the published
+one. Requirements the wheel declares must already be installed; a missing one is named.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import importlib.util
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -25,14 +30,21 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from gym_core.catalog import EnvEntry
 from gym_core.errors import ConfigError
 from gym_core.hub.build import sha256_of
+from gym_core.hub.pins import Trust
 
-__all__ = ["ensure_installed", "installed_version"]
+__all__ = ["Confirm", "ensure_installed", "installed_version"]
+
+Confirm = Callable[[str], bool]
+"""Asks the user whether to trust a wheel nothing vouches for, given a description of it."""
 
 
-def ensure_installed(name: str, entry: EnvEntry) -> bool:
+def ensure_installed(
+    name: str, entry: EnvEntry, trust: Trust, confirm: Confirm | None = None
+) -> bool:
     """Install the published wheel of `entry` unless its version is installed; True if it was.
 
-    Call before starting the environment's server.
+    Call before starting the environment's server. Without `confirm`, a wheel nothing vouches
+    for is refused.
     """
     if entry.wheel is None:
         return False
@@ -40,21 +52,49 @@ def ensure_installed(name: str, entry: EnvEntry) -> bool:
     distribution = str(parse_wheel_filename(wheel.name)[0])
     if installed_version(distribution) == entry.version:
         return False
-    expected = entry.card.wheel_sha256 if entry.card else None
-    if expected is None:
-        raise ConfigError(f"envs.{name}: the hub gives no wheel_sha256 to check {wheel.name}")
-    if not wheel.is_file():
-        raise ConfigError(f"envs.{name}: the published package {wheel} is missing")
-    actual = sha256_of(wheel)
-    if actual != expected:
-        raise ConfigError(
-            f"envs.{name}: {wheel} has SHA-256 {actual}, but the hub published {expected}: "
-            "the file was changed or damaged after publishing; not installing it"
-        )
-    _install(wheel)
+    with tempfile.TemporaryDirectory(prefix="rl-gym-install-") as scratch:
+        copy = Path(scratch) / wheel.name  # checked, then installed: the hub cannot swap it
+        try:
+            shutil.copyfile(wheel, copy)
+        except OSError as error:
+            raise ConfigError(
+                f"envs.{name}: cannot read the published package {wheel}: {error.strerror}"
+            ) from None
+        actual = sha256_of(copy)
+        published = entry.card.wheel_sha256 if entry.card else None
+        if published is not None and actual != published:
+            raise ConfigError(
+                f"envs.{name}: {wheel} has SHA-256 {actual}, but the hub published {published}: "
+                "the file was changed or damaged after publishing; not installing it"
+            )
+        _check_trusted(name, wheel, actual, trust, confirm)
+        _install(copy)
     importlib.invalidate_caches()
     _check_requirements(distribution)
     return True
+
+
+def _check_trusted(
+    name: str, wheel: Path, actual: str, trust: Trust, confirm: Confirm | None
+) -> None:
+    """Refuse a hash that differs from one vouched for, or that nothing vouches for and the
+    user does not confirm; pin what is installed, so a later different hash is refused."""
+    distribution, version, _, _ = parse_wheel_filename(wheel.name)
+    vouched = trust.expected(distribution, str(version))
+    for pinned in vouched:
+        if pinned.sha256 != actual:
+            raise ConfigError(
+                f"envs.{name}: {wheel} has SHA-256 {actual}, but {pinned.source} says "
+                f"{pinned.sha256}: not installing it"
+            )
+    described = f"{wheel.name} from {wheel.parent}, SHA-256 {actual}"
+    if not vouched and (confirm is None or not confirm(described)):
+        raise ConfigError(
+            f"envs.{name}: nothing but the hub vouches for {described}; check it, then trust "
+            f"it with `gym hub install {name} --hub {wheel.parent}` (with --sha256 HEX, the "
+            "hash you expect), or pass --hub-index FILE"
+        )
+    trust.pin(distribution, str(version), actual)
 
 
 def installed_version(distribution: str) -> str | None:
@@ -76,7 +116,7 @@ def _install(wheel: Path) -> None:
         )
     done = subprocess.run([*command, str(wheel)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        output = (done.stderr or done.stdout).strip()
+        output = " ".join((done.stderr or done.stdout).split())  # one line
         raise ConfigError(f"installing {wheel.name} failed: {output}")
 
 

@@ -33,13 +33,15 @@ from gym_core.hub.baseline import measure_baseline
 from gym_core.hub.build import build_wheel, sha256_of
 from gym_core.hub.cards import card_of
 from gym_core.hub.report import DEFAULT_VERIFY_LIMIT_S, ValidationReport
+from gym_core.hub.sources import hub_wheel
 from gym_core.hub.validate import project_config, validate_env
 
 __all__ = ["PublishRefused", "Published", "publish"]
 
 HUB_HEADER = (
     "# An RL Gym hub, written by `gym hub publish`: the environments published here, each with\n"
-    "# its wheel and quality card. Serve one with `gym serve NAME --hub DIR`.\n\n"
+    "# its wheel and quality card. Install one with `gym hub install NAME --hub DIR`, which\n"
+    "# checks the wheel's SHA-256 against one you trust, then `gym serve NAME --hub DIR`.\n\n"
 )
 LOCK_FILENAME = ".rl_hub.lock"
 
@@ -111,6 +113,11 @@ def _add_to_hub(
     path = hub / CATALOG_FILENAME
     with _locked(hub):
         listed = load_catalog(path).envs if path.exists() else {}
+        listed_wheels = {
+            entry.wheel: hub_wheel(hub, name, entry.wheel)  # never delete outside the hub
+            for name, entry in listed.items()
+            if entry.wheel
+        }
         for name, card in cards.items():
             _check_not_republished(hub, name, entries[name], listed.get(name), card)
         _copy_atomically(wheel, hub / wheel.name)
@@ -127,7 +134,7 @@ def _add_to_hub(
             replaced = old.version if old and old.version != entries[name]["version"] else None
             published.append(Published(name, hub / wheel.name, card, replaced))
         _write_catalog(path, {**data, "envs": envs})
-        _remove_unlisted_wheels(hub, listed, envs)
+        _remove_unlisted_wheels(listed_wheels, envs)
     return published
 
 
@@ -143,13 +150,11 @@ def _check_not_republished(
         )
 
 
-def _remove_unlisted_wheels(
-    hub: Path, before: dict[str, EnvEntry], after: dict[str, dict[str, Any]]
-) -> None:
+def _remove_unlisted_wheels(before: dict[str, Path], after: dict[str, dict[str, Any]]) -> None:
     kept = {entry.get("wheel") for entry in after.values()}
-    for entry in before.values():
-        if entry.wheel and entry.wheel not in kept:
-            (hub / entry.wheel).unlink(missing_ok=True)
+    for wheel, path in before.items():
+        if wheel not in kept:
+            path.unlink(missing_ok=True)
 
 
 def _write_catalog(path: Path, data: dict[str, Any]) -> None:

@@ -4,17 +4,21 @@
   environment: its name is the environment's name, and its value is the package (a module
   path, e.g. `letters_env`) that holds the environment's `rl_hub.yaml`. `gym hub new` writes
   such a package and `gym hub publish` builds it into a wheel.
-- **Hub directories** (`--hub DIR`, and the current directory when it holds an
-  `rl_hub.yaml`). An entry with `wheel:` is a published package, installed on first use
-  (`gym_core.hub.install`); an entry without one is served from source, so the directory goes
-  on `sys.path` and its packages import in place. An environment project made by
-  `gym hub new` is such a directory.
+- **Hub directories** (`--hub DIR` only: the current directory is never one implicitly). An
+  entry with `wheel:` is a published package, installed on first use (`gym_core.hub.install`)
+  from a wheel that must lie inside the hub directory; an entry without one is served from
+  source, so the directory goes at the end of `sys.path` and its packages import in place. An
+  environment project made by `gym hub new` is such a directory.
+
+A hub never shadows a module: its directory comes after everything else on `sys.path`, so a
+hub holding `json.py` or `gym_core/` imports nothing from them, and a package an entry names
+that is found elsewhere first is an error rather than a silent swap.
 
 Built-in names are reserved: an installed package or a hub that reuses one is a `ConfigError`,
 and so are two installed packages with one name. Otherwise the first source that names an
-environment wins, in this order: the `--hub` directories as given, the current directory,
-installed packages. So a hub's newer version replaces an installed one, and a project's source
-replaces its own installed wheel. `gym hub list` shows where each environment comes from.
+environment wins, in this order: the `--hub` directories as given, installed packages. So a
+hub's newer version replaces an installed one. `gym hub list` shows where each environment
+comes from.
 """
 
 from __future__ import annotations
@@ -26,10 +30,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gym_core.catalog import CATALOG_FILENAME, load_catalog, load_yaml
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from gym_core.catalog import CATALOG_FILENAME, EnvEntry, load_catalog, load_yaml
 from gym_core.errors import ConfigError
 
-__all__ = ["BUILT_IN", "ENTRY_POINT_GROUP", "EnvSource", "env_sources", "hub_source"]
+__all__ = [
+    "BUILT_IN",
+    "ENTRY_POINT_GROUP",
+    "EnvSource",
+    "env_sources",
+    "hub_source",
+    "hub_wheel",
+]
 
 ENTRY_POINT_GROUP = "rl_gym.environments"
 BUILT_IN = "built-in"
@@ -88,7 +101,7 @@ def env_sources(builtin_catalog: Path, hubs: list[Path]) -> list[EnvSource]:
 def hub_source(hub: Path) -> EnvSource:
     """The environments listed in a hub directory's `rl_hub.yaml`, checked.
 
-    Wheel paths become absolute; for source entries the directory goes on `sys.path`.
+    Wheel paths become absolute; for source entries the directory goes last on `sys.path`.
     """
     path = hub / CATALOG_FILENAME
     if not path.is_file():
@@ -97,14 +110,35 @@ def hub_source(hub: Path) -> EnvSource:
             "and its packages (`gym hub publish PATH --hub DIR` makes one); an environment "
             "project holds one too (`gym hub new NAME` makes one)."
         )
-    load_catalog(path)  # a schema error names this file and the key
+    catalog = load_catalog(path)  # a schema error names this file and the key
     envs: dict[str, dict[str, Any]] = dict(load_yaml(path).get("envs") or {})
-    for name, entry in envs.items():
-        if entry.get("wheel"):
-            envs[name] = {**entry, "wheel": str((hub / entry["wheel"]).resolve())}
+    for name, entry in catalog.envs.items():
+        if entry.wheel is not None:
+            envs[name] = {**envs[name], "wheel": str(hub_wheel(hub, name, entry.wheel))}
         else:
-            _importable(hub)
+            _importable(hub, name, entry, path)
     return EnvSource(label=f"hub {hub}", path=path, installed=False, envs=envs)
+
+
+def hub_wheel(hub: Path, name: str, wheel: str) -> Path:
+    """The absolute path of an entry's wheel, which must name a wheel file inside `hub`.
+
+    A catalog's writer could otherwise point `wheel:` anywhere (`../../x.whl`, `/tmp/x.whl`,
+    a symlink leading out), and publishing deletes the wheels it no longer lists.
+    """
+    where = f"{hub / CATALOG_FILENAME}: envs.{name}.wheel"
+    try:
+        parse_wheel_filename(Path(wheel).name)
+    except InvalidWheelFilename:
+        raise ConfigError(f"{where}: {wheel!r} is not a wheel file name") from None
+    root = hub.resolve()
+    path = (root / wheel).resolve()
+    if Path(wheel).is_absolute() or not path.is_relative_to(root):
+        raise ConfigError(
+            f"{where}: {wheel!r} leads outside the hub directory {root}; a hub's wheels lie "
+            "inside it, named relative to it"
+        )
+    return path
 
 
 def _installed_sources() -> list[EnvSource]:
@@ -118,7 +152,11 @@ def _installed_sources() -> list[EnvSource]:
         envs = load_yaml(catalog).get("envs") or {}
         if entry_point.name not in envs:
             raise ConfigError(f"{what}: {catalog} has no entry {entry_point.name!r}")
-        load_catalog(catalog)
+        if load_catalog(catalog).envs[entry_point.name].wheel is not None:
+            raise ConfigError(
+                f"{catalog}: envs.{entry_point.name}.wheel: an installed environment is its "
+                "own package and names no wheel"
+            )
         sources.append(
             EnvSource(
                 label=label,
@@ -143,9 +181,35 @@ def _packaged_catalog(module: str, what: str) -> Path:
     return catalog
 
 
-def _importable(directory: Path) -> None:
-    """Put a source hub on `sys.path` (once), so its packages import where they are."""
-    entry = str(directory.resolve())
-    if entry not in sys.path:
-        sys.path.insert(0, entry)
+def _importable(hub: Path, name: str, entry: EnvEntry, path: Path) -> None:
+    """Append a source hub to `sys.path` (once), so its packages import where they are; and
+    refuse a package of the hub that an entry names but that is found elsewhere first."""
+    root = hub.resolve()
+    if str(root) not in sys.path:
+        sys.path.append(str(root))
         importlib.invalidate_caches()
+    for key, import_string in (("server", entry.server), ("generator", entry.generator)):
+        package = (import_string or "").split(":")[0].split(".")[0]
+        if not package or not ((root / package).is_dir() or (root / f"{package}.py").is_file()):
+            continue
+        found = _found_at(package)
+        if found is not None and not found.is_relative_to(root):
+            raise ConfigError(
+                f"{path}: envs.{name}.{key}: the hub's package {package!r} is shadowed by "
+                f"{found}, which comes first on the import path: rename the hub's package (or "
+                "uninstall the other one); a hub never replaces a module"
+            )
+
+
+def _found_at(package: str) -> Path | None:
+    """Where `import package` would load it from, without importing it."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    location = spec.origin if spec.has_location else None
+    if location is None and spec.submodule_search_locations:
+        location = next(iter(spec.submodule_search_locations))
+    return Path(location).resolve() if location else None

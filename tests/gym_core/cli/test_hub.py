@@ -150,3 +150,65 @@ def test_the_hub_may_come_from_the_environment(
     monkeypatch.setenv("RL_GYM_HUB", str(hub))
     assert main(["hub", "list", "--domain", "code"]) == 0
     assert [n for n in names_listed(capsys.readouterr().out) if n] == ["sql"]
+
+
+def echo_entry(**fields: object) -> dict[str, object]:
+    return {
+        "version": "0.1.0",
+        "description": "a test environment",
+        "domain": "test",
+        "license": "MIT",
+        "server": "tests.fixtures.echo_env:EchoServer",
+        "datasets": {"example": "echo.jsonl"},
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("catalog", "message"),
+    [
+        (b"envs: [1", "rl_hub.yaml: not valid YAML: expected ',' or ']'"),
+        (b"\tenvs: {}", "rl_hub.yaml: not valid YAML: found character '\\t'"),
+        (b"\xff\xfe\x00binary", "rl_hub.yaml: not UTF-8 text"),
+        (b"- 1\n- 2\n", "rl_hub.yaml: expected a mapping at the top level"),
+        (b"envs:\n  x: 3\n", "rl_hub.yaml: envs.x: Input should be a valid dictionary"),
+        (b"envs: [1, 2]\n", "rl_hub.yaml: envs: Input should be a valid dictionary"),
+        (b"[" * 5000, "rl_hub.yaml: "),
+        (
+            yaml.safe_dump({"envs": {"x": echo_entry(wheel="../../x-0.1.0-py3-none-any.whl")}}),
+            "rl_hub.yaml: envs.x.wheel: '../../x-0.1.0-py3-none-any.whl' leads outside the hub",
+        ),
+        (
+            yaml.safe_dump({"envs": {"x": echo_entry(wheel="/etc/x-0.1.0-py3-none-any.whl")}}),
+            "rl_hub.yaml: envs.x.wheel: '/etc/x-0.1.0-py3-none-any.whl' leads outside the hub",
+        ),
+        (
+            yaml.safe_dump({"envs": {"x": echo_entry(wheel="x.whl")}}),
+            "rl_hub.yaml: envs.x.wheel: 'x.whl' is not a wheel file name",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", [["hub", "list"], ["serve", "x"], ["hub", "install", "x"]])
+def test_a_broken_hub_is_one_line_naming_the_file_and_key(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    catalog: bytes | str,
+    message: str,
+    command: list[str],
+) -> None:
+    path = tmp_path / "rl_hub.yaml"
+    path.write_bytes(catalog if isinstance(catalog, bytes) else catalog.encode())
+    assert main([*command, "--hub", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"gym {command[0]}: error: {tmp_path}/{message}")
+    assert err.count("\n") == 1, err
+
+
+def test_the_current_directory_is_never_a_hub_implicitly(
+    hub: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(hub)
+    assert main(["hub", "list"]) == 0
+    assert "sudoku" not in names_listed(capsys.readouterr().out)
+    assert main(["hub", "list", "--hub", "."]) == 0
+    assert "sudoku" in names_listed(capsys.readouterr().out)

@@ -5,6 +5,14 @@ from pathlib import Path
 
 import pytest
 
+from gym_core.hub.pins import CONFIG_DIR_ENV
+
+
+@pytest.fixture(autouse=True)
+def _pins_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installs pin hashes in a file of their own, never in the user's configuration."""
+    monkeypatch.setenv(CONFIG_DIR_ENV, str(tmp_path / "config"))
+
 
 @pytest.fixture(autouse=True)
 def _temporary_files_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

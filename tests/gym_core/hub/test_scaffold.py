@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gym_core.catalog import load_catalog
 from gym_core.cli import main
@@ -74,7 +75,7 @@ def test_gym_serve_serves_the_new_project_from_its_directory(tmp_path: Path, eng
         for line in (project / "served_env/data/examples.jsonl").read_text().splitlines()
     ]
     with (
-        gym_serving(["served", "--policy-url", engine], cwd=project) as served,
+        gym_serving(["served", "--hub", ".", "--policy-url", engine], cwd=project) as served,
         RolloutClient(served.endpoint) as client,
     ):
         results = client.rollouts([{**row, "env": "served"} for row in rows])
@@ -83,15 +84,50 @@ def test_gym_serve_serves_the_new_project_from_its_directory(tmp_path: Path, eng
     assert results[0].messages[2].content == "3"
 
 
-def test_gym_rollout_finds_the_project_in_the_current_directory(
-    tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch
+def test_gym_rollout_serves_the_project_named_with_hub(
+    tmp_path: Path, engine: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     project = scaffold("rolled", tmp_path)
     monkeypatch.chdir(project)
     out = tmp_path / "results.jsonl"
-    assert main(["rollout", "rolled", "--out", str(out), "--policy-url", engine]) == 0
+    assert main(["rollout", "rolled", "--out", str(out), "--policy-url", engine]) == 2
+    assert "unknown environment 'rolled'" in capsys.readouterr().err, "the cwd is no hub"
+    argv = ["rollout", "rolled", "--hub", ".", "--out", str(out), "--policy-url", engine]
+    assert main(argv) == 0
     rewards = sorted(json.loads(line)["reward"] for line in out.read_text().splitlines())
     assert rewards == [0.0, 0.0, 0.0, 1.0, 1.0]
+
+
+def test_serving_in_a_directory_never_imports_its_modules(tmp_path: Path, engine: str) -> None:
+    """A directory holding an `rl_hub.yaml` and a package named like one of RL Gym's: neither
+    being there nor being named with `--hub` lets it replace RL Gym's own."""
+    hostile = tmp_path / "hostile"
+    (hostile / "environments").mkdir(parents=True)
+    marker = tmp_path / "ran"
+    (hostile / "environments" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    entry = {
+        "version": "0.1.0",
+        "description": "a lure",
+        "domain": "test",
+        "license": "MIT",
+        "server": "lure_env:LureServer",
+        "datasets": {"example": "lure.jsonl"},
+    }
+    (hostile / "rl_hub.yaml").write_text(yaml.safe_dump({"envs": {"lure": entry}}))
+    for argv in (["math"], ["math", "--hub", "."]):
+        with gym_serving([*argv, "--policy-url", engine], cwd=hostile) as served:
+            rows = [
+                {
+                    "id": "q",
+                    "env": "math",
+                    "prompt": [{"role": "user", "content": "2+2?"}],
+                    "answer": "4",
+                }
+            ]
+            with RolloutClient(served.endpoint) as client:
+                [result] = client.rollouts(rows)
+        assert result.status == "completed", result.failure
+    assert not marker.exists()
 
 
 @pytest.mark.slow

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,13 +47,74 @@ def test_a_hub_adds_environments_next_to_the_built_in_ones(tmp_path: Path) -> No
     assert config.envs["echo2"].server == "tests.fixtures.echo_env:EchoServer"
 
 
-def test_a_source_hub_goes_on_sys_path_and_a_wheel_path_becomes_absolute(tmp_path: Path) -> None:
+def test_a_source_hub_goes_last_on_sys_path_and_a_wheel_path_becomes_absolute(
+    tmp_path: Path,
+) -> None:
     directory = hub(
         tmp_path / "hub", {"src": entry(), "pub": entry(wheel="p-0.1.0-py3-none-any.whl")}
     )
     config = config_with([directory])
-    assert str(directory.resolve()) in sys.path
+    position = sys.path.index(str(directory.resolve()))
+    assert position > sys.path.index(str(Path(pytest.__file__).parent.parent))
     assert config.envs["pub"].wheel == str(directory.resolve() / "p-0.1.0-py3-none-any.whl")
+
+
+@pytest.mark.parametrize(
+    ("wheel", "message"),
+    [
+        ("../../x-0.1.0-py3-none-any.whl", "leads outside the hub directory"),
+        ("/tmp/x-0.1.0-py3-none-any.whl", "leads outside the hub directory"),
+        ("sub/../../x-0.1.0-py3-none-any.whl", "leads outside the hub directory"),
+        ("linked-0.1.0-py3-none-any.whl", "leads outside the hub directory"),
+        ("x.tar.gz", "is not a wheel file name"),
+    ],
+)
+def test_a_wheel_outside_the_hub_is_refused_naming_the_entry_and_key(
+    tmp_path: Path, wheel: str, message: str
+) -> None:
+    elsewhere = tmp_path / "elsewhere-0.1.0-py3-none-any.whl"
+    elsewhere.write_bytes(b"not yours")
+    directory = hub(tmp_path / "hub", {"pub": entry(wheel=wheel)})
+    (directory / "linked-0.1.0-py3-none-any.whl").symlink_to(elsewhere)
+    with pytest.raises(ConfigError) as caught:
+        config_with([directory])
+    assert str(caught.value).startswith(f"{directory / 'rl_hub.yaml'}: envs.pub.wheel: {wheel!r}")
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_module_in_a_hub_never_shadows_one_found_elsewhere(tmp_path: Path) -> None:
+    directory = hub(tmp_path / "hub", {"src": entry()})
+    marker = tmp_path / "imported"
+    for module in ("colorsys.py", "agent_server/__init__.py", "gym_core/__init__.py"):
+        (directory / module).parent.mkdir(exist_ok=True)
+        (directory / module).write_text(f"open({str(marker)!r}, 'w').close()\n")
+    config_with([directory])
+    saved = sys.modules.pop("colorsys", None)
+    try:
+        imported = importlib.import_module("colorsys")
+    finally:
+        if saved is not None:
+            sys.modules["colorsys"] = saved
+    assert not Path(imported.__file__ or "").is_relative_to(directory)
+    for name in ("agent_server", "gym_core", "json"):
+        spec = importlib.util.find_spec(name)
+        assert spec is not None
+        assert not Path(spec.origin or "").is_relative_to(directory)
+    assert not marker.exists()
+
+
+def test_a_hub_package_an_entry_names_that_is_found_elsewhere_first_is_refused(
+    tmp_path: Path,
+) -> None:
+    directory = hub(tmp_path / "hub", {"shadow": entry(server="json.decoder:JSONDecoder")})
+    (directory / "json.py").write_text("")
+    with pytest.raises(ConfigError) as caught:
+        config_with([directory])
+    message = str(caught.value)
+    assert message.startswith(f"{directory / 'rl_hub.yaml'}: envs.shadow.server: the hub's pac")
+    assert "'json' is shadowed by" in message
+    assert "a hub never replaces a module" in message
 
 
 def test_a_bad_entry_names_the_hub_file_the_entry_and_the_key(tmp_path: Path) -> None:
