@@ -3,13 +3,15 @@
 `create_service_app` gives a FastAPI app with `GET /healthz`, `GET /metrics`, request metrics,
 an optional bearer token, orjson responses, and error handlers that answer 4xx naming the bad
 field and never send a traceback. `serve` runs an app with uvicorn on sockets the launcher
-already bound.
+already bound; on loopback it answers only requests addressed to a loopback name, so that a web
+page cannot reach a service through a name it made resolve to 127.0.0.1 (DNS rebinding).
 """
 
 from __future__ import annotations
 
 import gc
 import hmac
+import ipaddress
 import json
 import logging
 import socket
@@ -35,6 +37,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gym_core.metrics import ServiceMetrics
+from gym_core.redaction import redact
 
 __all__ = ["OrjsonResponse", "create_service_app", "field_errors", "json_response", "serve"]
 
@@ -44,6 +47,8 @@ SERVER_KEEPALIVE_S = 65
 """Longer than the client's pooled keep-alive, so servers never close a connection first."""
 OPEN_PATHS = frozenset({"/healthz"})
 """Paths that answer without the token, so launchers and load balancers can probe."""
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+"""Host names a service bound to loopback answers to (and the address it is bound to)."""
 
 
 def json_response(model: BaseModel) -> Response:
@@ -125,7 +130,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _internal_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error in %s %s", request.method, request.url.path)
     request.app.state.metrics.count_failure("internal_error")
-    message = f"internal error: {type(exc).__name__}: {exc}"
+    message = redact(f"internal error: {type(exc).__name__}: {exc}")
     return OrjsonResponse({"error": message, "detail": message}, status_code=500)
 
 
@@ -226,8 +231,56 @@ class _TokenMiddleware:
         await self.app(scope, receive, send)
 
 
+class _HostMiddleware:
+    """421 for a request whose `Host` names none of `allowed` (checked on loopback binds)."""
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = _host_name(dict(scope["headers"]).get(b"host", b"").decode("latin-1"))
+            if host not in self.allowed:
+                message = (
+                    f"Host {host!r} is not this server: a service bound to loopback answers "
+                    f"only requests addressed to {', '.join(sorted(self.allowed))}"
+                )
+                response = OrjsonResponse({"error": message, "detail": message}, status_code=421)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _host_name(header: str) -> str:
+    """The name in a `Host` header, without its port: `[::1]:80` -> `::1`."""
+    header = header.lower()
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rpartition(":")[0] if header.count(":") == 1 else header
+
+
+def loopback_hosts(sockets: Sequence[socket.socket]) -> frozenset[str] | None:
+    """The host names a service on `sockets` answers to, or None (any) when one of them is
+    reachable from other machines."""
+    names = set(LOOPBACK_NAMES)
+    for sock in sockets:
+        address = str(sock.getsockname()[0])
+        try:
+            if not ipaddress.ip_address(address).is_loopback:
+                return None
+        except ValueError:
+            return None
+        names.add(address)
+    return frozenset(names)
+
+
 def serve(app: ASGIApp, sockets: list[socket.socket], *, log_level: str = "warning") -> None:
-    """Run `app` on already-bound sockets until SIGINT or SIGTERM."""
+    """Run `app` on already-bound sockets until SIGINT or SIGTERM; on loopback sockets, only
+    for requests whose `Host` is a loopback name."""
+    allowed = loopback_hosts(sockets)
+    if allowed is not None:
+        app = _HostMiddleware(app, allowed)
     # Everything built so far (modules, the app) lives as long as the process: keep it out of
     # the garbage collector's way, so collections only walk what requests allocate.
     gc.freeze()
