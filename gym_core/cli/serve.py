@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
     apply_replicas(config, envs, args.replicas or [])
     install_published(config, envs)
     launcher = _launcher(config, envs, args.cluster)
-    stop = _stop_on_signals()
     try:
         running = launcher.start()
+        stop = _stop_on_signals()  # after Ray's own handlers, which `ray.init` installs
         asyncio.run(launcher.wait_ready())
         _print_banner(running, envs, started)
         # Off the request path: one `waitpid` per service every interval (local), or one look
