@@ -49,6 +49,7 @@ OPEN_PATHS = frozenset({"/healthz"})
 """Paths that answer without the token, so launchers and load balancers can probe."""
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 """Host names a service bound to loopback answers to (and the address it is bound to)."""
+MAX_APPROVED_HOSTS = 64
 
 
 def json_response(model: BaseModel) -> Response:
@@ -232,23 +233,34 @@ class _TokenMiddleware:
 
 
 class _HostMiddleware:
-    """421 for a request whose `Host` names none of `allowed` (checked on loopback binds)."""
+    """421 for a request whose `Host` names none of `allowed` (checked on loopback binds).
+
+    The few `Host` values a service sees are remembered once approved, so that the check costs
+    a set lookup per request.
+    """
 
     def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
         self.app = app
         self.allowed = allowed
+        self._approved: set[bytes] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            host = _host_name(dict(scope["headers"]).get(b"host", b"").decode("latin-1"))
-            if host not in self.allowed:
-                message = (
-                    f"Host {host!r} is not this server: a service bound to loopback answers "
-                    f"only requests addressed to {', '.join(sorted(self.allowed))}"
-                )
-                response = OrjsonResponse({"error": message, "detail": message}, status_code=421)
-                await response(scope, receive, send)
-                return
+            raw = next((value for name, value in scope["headers"] if name == b"host"), b"")
+            if raw not in self._approved:
+                host = _host_name(raw.decode("latin-1"))
+                if host not in self.allowed:
+                    message = (
+                        f"Host {host!r} is not this server: a service bound to loopback answers "
+                        f"only requests addressed to {', '.join(sorted(self.allowed))}"
+                    )
+                    response = OrjsonResponse(
+                        {"error": message, "detail": message}, status_code=421
+                    )
+                    await response(scope, receive, send)
+                    return
+                if len(self._approved) < MAX_APPROVED_HOSTS:
+                    self._approved.add(raw)
         await self.app(scope, receive, send)
 
 
