@@ -3,6 +3,7 @@ real thing (a resources server killed with SIGKILL mid-batch; one that crash-loo
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -21,12 +22,13 @@ from typing import Any
 import pytest
 import yaml
 
+from gym_core.launch.local import LaunchError, LocalLauncher
 from gym_core.launch.supervision import CrashLoop, Supervisor, describe_exit
 from gym_core.protocol import RolloutResult
 from gym_core.rollout_client import RolloutClient
 from gym_core.settings import RestartPolicy
 from tests.agent_server.test_episode import RULES as EPISODE_RULES
-from tests.conftest import ECHO_ENVS, ROOT, scripted_engine
+from tests.conftest import ECHO_ENVS, ROOT, make_config, scripted_engine
 from tests.gym_core.test_cli import processes_marked
 
 GYM = "from gym_core.cli import main; raise SystemExit(main())"
@@ -221,3 +223,16 @@ def test_a_crash_looping_service_is_given_up_and_everything_stops(
     assert "restarting it in 0.05s (restart 1)" in log
     assert "restarting it in 0.1s (restart 2)" in log
     assert "gym serve: error: service 'env-echo' keeps dying: it exited with code 1" in log
+
+
+def test_with_restarts_off_a_dead_service_stops_the_stack(engine: str) -> None:
+    launcher = LocalLauncher(make_config([engine], serve={"restart": {"enabled": False}}), ["echo"])
+    with launcher:
+        launcher.start()
+        asyncio.run(launcher.wait_ready())
+        [env] = [p for p in launcher.processes if p.name == "env-echo"]
+        os.kill(env.pid, signal.SIGKILL)
+        with pytest.raises(LaunchError, match=r"'env-echo' was killed by SIGKILL; stopping the"):
+            for _ in range(600):  # until the launcher has reaped it
+                launcher.watch()
+                time.sleep(0.05)
