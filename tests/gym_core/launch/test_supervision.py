@@ -225,6 +225,13 @@ def test_a_crash_looping_service_is_given_up_and_everything_stops(
     assert "gym serve: error: service 'env-echo' keeps dying: it exited with code 1" in log
 
 
+def watch_for_a_while(launcher: LocalLauncher) -> None:
+    """What `gym serve` does between signals, for up to 30 s."""
+    for _ in range(600):
+        launcher.watch()
+        time.sleep(0.05)
+
+
 def test_with_restarts_off_a_dead_service_stops_the_stack(engine: str) -> None:
     launcher = LocalLauncher(make_config([engine], serve={"restart": {"enabled": False}}), ["echo"])
     with launcher:
@@ -233,6 +240,4 @@ def test_with_restarts_off_a_dead_service_stops_the_stack(engine: str) -> None:
         [env] = [p for p in launcher.processes if p.name == "env-echo"]
         os.kill(env.pid, signal.SIGKILL)
         with pytest.raises(LaunchError, match=r"'env-echo' was killed by SIGKILL; stopping the"):
-            for _ in range(600):  # until the launcher has reaped it
-                launcher.watch()
-                time.sleep(0.05)
+            watch_for_a_while(launcher)
