@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 
 from agent_server.runner import BatchRunning, QueueFull, RolloutRunner
 from gym_core.config import unknown_name_message
-from gym_core.errors import ServiceError
+from gym_core.errors import ServiceError, ServiceRejected
 from gym_core.http_client import PROCESSED_HEADER, HttpClient
 from gym_core.open_files import open_files_needed, raise_open_file_limit
 from gym_core.protocol import (
@@ -168,7 +168,7 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
 
     @app.post("/v1/policy/pause")
     async def pause(request: PausePolicy | None = None) -> PolicyState:
-        return await _policy_call(control.pause((request or PausePolicy()).timeout_s))
+        return await _policy_call(control.pause(request or PausePolicy()))
 
     @app.post("/v1/policy/resume")
     async def resume(request: ResumePolicy | None = None) -> PolicyState:
@@ -178,9 +178,14 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
 
 
 async def _policy_call(call: Any) -> PolicyState:
-    """The policy server's answer, or a 502 saying it could not be asked."""
+    """The policy server's answer; its refusal (401, 403, 422) as is; else a 502 saying it
+    could not be asked."""
     try:
         return await call  # type: ignore[no-any-return]
+    except ServiceRejected as error:
+        raise HTTPException(
+            error.status, f"the policy server refused: {error.reason or error.detail}"
+        ) from None
     except ServiceError as error:
         raise HTTPException(502, f"the policy server did not take the call: {error}") from None
 

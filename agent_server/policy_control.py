@@ -19,7 +19,7 @@ from typing import Any
 
 from gym_core.errors import ServiceError
 from gym_core.http_client import HttpClient
-from gym_core.protocol import PolicyState
+from gym_core.protocol import PausePolicy, PolicyState
 
 __all__ = ["PAUSE_CLOCK_MAX_AGE_S", "PolicyControl"]
 
@@ -50,8 +50,9 @@ class PolicyControl:
         self.version = version  # a trainer may also roll a version back
         return await self.state()
 
-    async def pause(self, timeout_s: float) -> PolicyState:
-        await self._admin("pause", {"timeout_s": timeout_s}, timeout_s + ADMIN_TIMEOUT_S)
+    async def pause(self, request: PausePolicy) -> PolicyState:
+        body = request.model_dump(exclude_none=True)
+        await self._admin("pause", body, request.timeout_s + ADMIN_TIMEOUT_S)
         return await self.state()
 
     async def resume(self, version: int | None) -> PolicyState:

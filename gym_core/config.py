@@ -23,7 +23,9 @@ from gym_core.settings import (
     PolicyServerSettings,
     ReplicaSettings,
     ResourcesOptions,
+    RestartPolicy,
     Settings,
+    Token,
 )
 
 if TYPE_CHECKING:
@@ -52,19 +54,29 @@ class ServeOptions(Settings):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = DEFAULT_PORT
     """0 picks a free port."""
-    token: Annotated[str, Field(min_length=8, pattern=r"^\S+$")] | None = None
+    token: Token | None = None
     """Bearer token every service requires; needed when `host` is not loopback. At least 8
     characters, no whitespace (a blank token would guard nothing)."""
+    lock_admin: bool | None = None
+    """The policy's admin routes (version, pause, resume) refuse every caller without the
+    token, and answer 403 when no token is set. Default: on when `host` is not loopback."""
     startup_timeout_s: Annotated[float, Field(gt=0)] = DEFAULT_STARTUP_TIMEOUT_S
+    restart: RestartPolicy = Field(default_factory=RestartPolicy)
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> ServeOptions:
         if not _is_loopback(self.host) and not self.token:
             raise ValueError(
                 f"host {self.host!r} is reachable from other machines: set serve.token "
-                "(or --token) so that only your trainer can use the services"
+                "(--token-file FILE or $RL_GYM_TOKEN) so that only your trainer can use the "
+                "services"
             )
         return self
+
+    @property
+    def admin_locked(self) -> bool:
+        """Whether the admin routes are locked (`lock_admin`, or its default for `host`)."""
+        return not _is_loopback(self.host) if self.lock_admin is None else self.lock_admin
 
 
 class ClusterOptions(Settings):

@@ -15,9 +15,15 @@ GymError
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ValidationError
+
+from gym_core.redaction import redact, redact_url
+
+SECRET_KEY = re.compile(r"token|api_key|secret|password", re.IGNORECASE)
+"""Settings whose bad values an error message never repeats."""
 
 
 class GymError(Exception):
@@ -29,11 +35,12 @@ class ConfigError(GymError):
 
 
 class ServiceError(GymError):
-    """A call to another service failed."""
+    """A call to another service failed. Its message and `url` hold no secret: a password
+    or key in the URL, or in a message quoting one, is redacted (`gym_core.redaction`)."""
 
     def __init__(self, url: str, message: str) -> None:
-        super().__init__(f"{url}: {message}")
-        self.url = url
+        super().__init__(redact(f"{url}: {message}"))
+        self.url = redact_url(url)
 
 
 class ServiceUnavailable(ServiceError):
@@ -93,6 +100,11 @@ def format_validation_error(source: str, error: ValidationError) -> str:
 def format_problem(source: str, problem: Any) -> str:
     """`rl_hub.yaml: envs.math.agent.max_turns: Input should be ... (got 'ten')`."""
     key = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-    got = "" if problem["type"] == "missing" else f" (got {problem['input']!r})"
+    if problem["type"] == "missing":
+        got = ""
+    elif SECRET_KEY.search(key):
+        got = " (the value is not shown: it is a secret)"
+    else:
+        got = redact(f" (got {problem['input']!r})")
     message = str(problem["msg"]).removeprefix("Value error, ")  # our validators' own words
     return f"{source}: {key}: {message}{got}"

@@ -30,6 +30,8 @@ class ServiceMetrics:
     def __init__(self, service: str) -> None:
         self.service = service
         self.in_flight = 0
+        self.restarts = 0
+        """Times the launcher restarted this service after it died (it tells each new process)."""
         self._requests: dict[tuple[str, str, int], int] = defaultdict(int)
         self._latency: dict[tuple[str, str], _Histogram] = defaultdict(_Histogram)
         self._failures: dict[str, int] = defaultdict(int)
@@ -72,6 +74,8 @@ class ServiceMetrics:
         lines += [
             "# TYPE rlgym_in_flight gauge",
             f"rlgym_in_flight{{{service}}} {self.in_flight}",
+            "# TYPE rlgym_restarts_total counter",
+            f"rlgym_restarts_total{{{service}}} {self.restarts}",
             "# TYPE rlgym_failures_total counter",
             *(
                 f'rlgym_failures_total{{{service},kind="{kind}"}} {count}'

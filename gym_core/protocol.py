@@ -421,6 +421,8 @@ class PolicyState(Model):
     """Generations running now."""
     paused_total_s: float = 0.0
     """Seconds the policy has spent paused since it started (a running pause included)."""
+    pause_lifts_in_s: float | None = None
+    """Seconds until the running pause lifts itself (its `deadline_s`); None without one."""
     engines: list[EngineHealth] = Field(default_factory=list)
 
 
@@ -441,6 +443,10 @@ class PausePolicy(Model):
 
     timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 600.0
     """How long the call waits for running generations to finish; the pause itself stays."""
+    deadline_s: Annotated[float, Field(gt=0, le=86_400)] | None = None
+    """The pause lifts itself this many seconds after the call (logged by the policy server),
+    so a trainer that dies mid-sync cannot hold generation forever. None: until a resume. A
+    later pause replaces the deadline; a resume cancels it."""
 
 
 class ResumePolicy(Model):

@@ -151,10 +151,16 @@ class AsyncRolloutClient:
         """Every turn generated from now on records `version` (call it after each update)."""
         return await self._policy_post("version", {"version": version})
 
-    async def pause_policy(self, timeout_s: float = DEFAULT_PAUSE_WAIT_S) -> PolicyState:
+    async def pause_policy(
+        self, timeout_s: float = DEFAULT_PAUSE_WAIT_S, *, deadline_s: float | None = None
+    ) -> PolicyState:
         """Hold new generations; returns once the running ones finished (or `timeout_s`).
-        Time spent paused never counts against a rollout's timeouts."""
-        return await self._policy_post("pause", {"timeout_s": timeout_s})
+        Time spent paused never counts against a rollout's timeouts. With `deadline_s`, the
+        pause lifts itself after that many seconds unless resumed first."""
+        body: dict[str, Any] = {"timeout_s": timeout_s}
+        if deadline_s is not None:
+            body["deadline_s"] = deadline_s
+        return await self._policy_post("pause", body)
 
     async def resume_policy(self, version: int | None = None) -> PolicyState:
         """Let generations go on, optionally under a new `version`."""
@@ -304,8 +310,10 @@ class RolloutClient:
     def set_policy_version(self, version: int) -> PolicyState:
         return self._run(self._client.set_policy_version(version))
 
-    def pause_policy(self, timeout_s: float = DEFAULT_PAUSE_WAIT_S) -> PolicyState:
-        return self._run(self._client.pause_policy(timeout_s))
+    def pause_policy(
+        self, timeout_s: float = DEFAULT_PAUSE_WAIT_S, *, deadline_s: float | None = None
+    ) -> PolicyState:
+        return self._run(self._client.pause_policy(timeout_s, deadline_s=deadline_s))
 
     def resume_policy(self, version: int | None = None) -> PolicyState:
         return self._run(self._client.resume_policy(version))

@@ -3,7 +3,9 @@
 `create_service_app` gives a FastAPI app with `GET /healthz`, `GET /metrics`, request metrics,
 an optional bearer token, orjson responses, error handlers that answer 4xx naming the bad
 field and never send a traceback, and handlers cancelled when their client hangs up. `serve`
-runs an app with uvicorn on sockets the launcher already bound.
+runs an app with uvicorn on sockets the launcher already bound; on loopback it answers only
+requests addressed to a loopback name, so that a web page cannot reach a service through a name
+it made resolve to 127.0.0.1 (DNS rebinding).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import hmac
+import ipaddress
 import json
 import logging
 import socket
@@ -37,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gym_core.metrics import ServiceMetrics
 from gym_core.open_files import OPEN_FILES_RESERVE, raise_open_file_limit
+from gym_core.redaction import redact
 
 __all__ = ["OrjsonResponse", "create_service_app", "field_errors", "json_response", "serve"]
 
@@ -57,6 +61,9 @@ WATCH_AFTER_S = 0.2
 noticed within this bound, and the many requests answered sooner pay nothing for it."""
 HUNG_UP_KEY = "rl_gym.hung_up"
 """Set in the ASGI scope of a request whose handler was cancelled because its client left."""
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+"""Host names a service bound to loopback answers to (and the address it is bound to)."""
+MAX_APPROVED_HOSTS = 64
 
 
 def json_response(model: BaseModel) -> Response:
@@ -143,7 +150,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _internal_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error in %s %s", request.method, request.url.path)
     request.app.state.metrics.count_failure("internal_error")
-    message = f"internal error: {type(exc).__name__}: {exc}"
+    message = redact(f"internal error: {type(exc).__name__}: {exc}")
     return OrjsonResponse({"error": message, "detail": message}, status_code=500)
 
 
@@ -330,8 +337,67 @@ class _TokenMiddleware:
         await self.app(scope, receive, send)
 
 
+class _HostMiddleware:
+    """421 for a request whose `Host` names none of `allowed` (checked on loopback binds).
+
+    The few `Host` values a service sees are remembered once approved, so that the check costs
+    a set lookup per request.
+    """
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str]) -> None:
+        self.app = app
+        self.allowed = allowed
+        self._approved: set[bytes] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = next((value for name, value in scope["headers"] if name == b"host"), b"")
+            if raw not in self._approved:
+                host = _host_name(raw.decode("latin-1"))
+                if host not in self.allowed:
+                    message = (
+                        f"Host {host!r} is not this server: a service bound to loopback answers "
+                        f"only requests addressed to {', '.join(sorted(self.allowed))}"
+                    )
+                    response = OrjsonResponse(
+                        {"error": message, "detail": message}, status_code=421
+                    )
+                    await response(scope, receive, send)
+                    return
+                if len(self._approved) < MAX_APPROVED_HOSTS:
+                    self._approved.add(raw)
+        await self.app(scope, receive, send)
+
+
+def _host_name(header: str) -> str:
+    """The name in a `Host` header, without its port: `[::1]:80` -> `::1`."""
+    header = header.lower()
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rpartition(":")[0] if header.count(":") == 1 else header
+
+
+def loopback_hosts(sockets: Sequence[socket.socket]) -> frozenset[str] | None:
+    """The host names a service on `sockets` answers to, or None (any) when one of them is
+    reachable from other machines."""
+    names = set(LOOPBACK_NAMES)
+    for sock in sockets:
+        address = str(sock.getsockname()[0])
+        try:
+            if not ipaddress.ip_address(address).is_loopback:
+                return None
+        except ValueError:
+            return None
+        names.add(address)
+    return frozenset(names)
+
+
 def serve(app: ASGIApp, sockets: list[socket.socket], *, log_level: str = "warning") -> None:
-    """Run `app` on already-bound sockets until SIGINT or SIGTERM."""
+    """Run `app` on already-bound sockets until SIGINT or SIGTERM; on loopback sockets, only
+    for requests whose `Host` is a loopback name."""
+    allowed = loopback_hosts(sockets)
+    if allowed is not None:
+        app = _HostMiddleware(app, allowed)
     # Everything built so far (modules, the app) lives as long as the process: keep it out of
     # the garbage collector's way, so collections only walk what requests allocate.
     gc.freeze()

@@ -21,6 +21,7 @@ from pydantic import (
 
 from gym_core.errors import ConfigError, format_validation_error
 from gym_core.protocol import SamplingParams
+from gym_core.redaction import redact_url
 
 __all__ = [
     "AgentServerOptions",
@@ -31,7 +32,9 @@ __all__ = [
     "ReplicaSettings",
     "ResourcesOptions",
     "ResourcesServerSettings",
+    "RestartPolicy",
     "SessionShards",
+    "Token",
     "parse_settings",
 ]
 
@@ -47,6 +50,10 @@ DEFAULT_STICKY_TTL_S = 600.0
 DEFAULT_EMBEDDED_CONTEXT = 4096
 DEFAULT_TARGET_ONGOING_REQUESTS = 32.0
 DEFAULT_MAX_ONGOING_REQUESTS = 1024
+DEFAULT_RESTART_BACKOFF_S = 0.5
+DEFAULT_MAX_RESTART_BACKOFF_S = 10.0
+DEFAULT_FAST_FAILURE_S = 30.0
+DEFAULT_MAX_FAST_FAILURES = 5
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
@@ -73,6 +80,8 @@ class Settings(BaseModel):
 PositiveFloat = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
+Token = Annotated[str, Field(min_length=8, pattern=r"^\S+$")]
+"""A bearer token: at least 8 characters, no whitespace (a blank token would guard nothing)."""
 
 
 class AgentSettings(Settings):
@@ -125,7 +134,7 @@ class AgentServerSettings(AgentServerOptions):
     policy_url: str
     """Base URL of the policy server (OpenAI-compatible, `/v1/chat/completions`)."""
     policy_model: str = "policy"
-    token: str | None = None
+    token: Token | None = None
     """Bearer token this server requires and sends to the services it calls."""
 
 
@@ -155,7 +164,11 @@ class PolicyServerSettings(Settings):
     """Context length (tokens) of the embedded model."""
     embedded_threads: PositiveInt | None = None
     """CPU threads of the embedded model (default: every core)."""
-    token: str | None = None
+    token: Token | None = None
+    """Bearer token every route but `/healthz` requires."""
+    lock_admin: bool = False
+    """The admin routes that change the policy (version, pause, resume) answer 403 unless a
+    token is set (and then, like every route, need it)."""
 
     @field_validator("engine_urls", mode="after")
     @classmethod
@@ -170,7 +183,9 @@ def engine_base_url(url: str) -> str:
     base = base.removesuffix("/v1").rstrip("/")
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"expected an http(s) URL such as http://host:8000, got {url!r}")
+        raise ValueError(
+            f"expected an http(s) URL such as http://host:8000, got {redact_url(url)!r}"
+        )
     return base
 
 
@@ -200,7 +215,7 @@ class ResourcesServerSettings(ResourcesOptions):
     """Import string of the environment's `ResourcesServer` subclass (`module:Class`)."""
     env_settings: dict[str, Any] = Field(default_factory=dict)
     """The environment's own settings, checked by its `settings_model`."""
-    token: str | None = None
+    token: Token | None = None
     session_shards: SessionShards | None = None
     """Set by the cluster launcher: keep sessions in these shared actors, so that every
     replica reaches every session. None keeps them in this process."""
@@ -250,3 +265,20 @@ class ReplicaSettings(Settings):
     def cpu_workers(self) -> int:
         """CPU workers of a resources server replica: one per CPU reserved, at least one."""
         return max(1, int(self.num_cpus))
+
+
+class RestartPolicy(Settings):
+    """How `gym serve` restarts a service that dies (section `serve.restart`; the local
+    launcher only: on a cluster, Ray Serve replaces replicas itself)."""
+
+    enabled: bool = True
+    """False: a service that dies stops every other service, and `gym serve` exits."""
+    backoff_s: PositiveFloat = DEFAULT_RESTART_BACKOFF_S
+    """Wait before restarting; it doubles with each fast failure in a row."""
+    max_backoff_s: PositiveFloat = DEFAULT_MAX_RESTART_BACKOFF_S
+    """The longest wait between two restarts."""
+    fast_failure_s: PositiveFloat = DEFAULT_FAST_FAILURE_S
+    """A service that dies within this long of (re)starting failed fast."""
+    max_fast_failures: PositiveInt = DEFAULT_MAX_FAST_FAILURES
+    """Give up after this many fast failures in a row: the service is crash-looping, so every
+    service stops and `gym serve` exits with a message naming it."""

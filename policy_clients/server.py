@@ -5,8 +5,10 @@
                                 engine takes them (`policy_clients.token_prompts`)
     POST /v1/completions        text or token-id prompt -> text_completion with token ids
     GET  /v1/models
-    POST /admin/policy_version  {"version": N}: the weights are now version N
-    POST /admin/pause           hold new generations; answer once those running have finished
+    POST /admin/policy_version  {"version": N}: the weights are now version N (0 to 2^53)
+    POST /admin/pause           {"timeout_s"?, "deadline_s"?}: hold new generations; answer
+                                once those running have finished; lift by itself after
+                                `deadline_s` when given
     POST /admin/resume          {"policy_version"?: N}: let generations through again
     GET  /admin/status          `PolicyState`: version, paused, in flight, engines
 
@@ -14,19 +16,24 @@ Every answer carries `policy_version`: the version when its generation started, 
 engine reports its own (a trainer's live policy knows which weights it sampled with). A
 trainer swapping weights pauses, swaps, sets the version and resumes, so no turn mixes
 versions. Trainers reach these controls through the agent server (`/v1/policy/...`).
+
+With a token set, every route but `/healthz` needs it; with `lock_admin`, the three routes that
+change the policy answer 403 when no token is set, so that on a shared machine no other local
+process can pause generation or change the version.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -42,6 +49,7 @@ from gym_core.errors import (
 from gym_core.http_client import PROCESSED_HEADER, HttpClient
 from gym_core.open_files import open_files_needed, raise_open_file_limit
 from gym_core.protocol import EngineHealth, PausePolicy, PolicyState, PolicyVersion
+from gym_core.redaction import redact
 from gym_core.service import create_service_app
 from gym_core.settings import PolicyServerSettings, parse_settings
 from policy_clients.engines import make_engines
@@ -50,6 +58,8 @@ from policy_clients.router import NoReplica, Replica, Router
 from policy_clients.token_prompts import TokenChats, chat_by_messages
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("rl_gym.policy")
 
 ENGINE_RETRIES = 1
 """The router fails over to another replica, so the engine client itself retries little."""
@@ -118,7 +128,8 @@ class Gate:
     """The policy version, and a pause that holds new generations while weights change.
 
     It keeps a pause clock (`paused_total_s`): callers that time a generation subtract the
-    time the policy spent paused, so a long weight sync times out nothing.
+    time the policy spent paused, so a long weight sync times out nothing. A pause may carry a
+    deadline, after which it lifts itself.
     """
 
     def __init__(self) -> None:
@@ -130,6 +141,7 @@ class Gate:
         self._idle.set()
         self._paused_before_s = 0.0
         self._paused_since: float | None = None
+        self._lift: asyncio.TimerHandle | None = None
 
     @property
     def paused(self) -> bool:
@@ -153,15 +165,43 @@ class Gate:
             if not self.running:
                 self._idle.set()
 
-    async def pause(self, timeout_s: float) -> None:
-        """Close the gate, and return once running generations finish (or time runs out)."""
+    @property
+    def lifts_in_s(self) -> float | None:
+        """Seconds until the pause lifts itself; None when it has no deadline."""
+        if self._lift is None:
+            return None
+        return max(0.0, self._lift.when() - asyncio.get_running_loop().time())
+
+    async def pause(self, timeout_s: float, deadline_s: float | None = None) -> None:
+        """Close the gate (until `deadline_s` when given), and return once running
+        generations finish (or `timeout_s` runs out)."""
         if self._paused_since is None:
             self._paused_since = time.monotonic()
         self._open.clear()
+        self._cancel_deadline()
+        if deadline_s is not None:
+            loop = asyncio.get_running_loop()
+            self._lift = loop.call_later(deadline_s, self._deadline_passed, deadline_s)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), timeout_s)
 
+    def _deadline_passed(self, deadline_s: float) -> None:
+        self._lift = None
+        log.warning(
+            "the pause reached its deadline (%gs) without a resume: generation goes on under "
+            "policy version %d",
+            deadline_s,
+            self.version,
+        )
+        self.resume()
+
+    def _cancel_deadline(self) -> None:
+        if self._lift is not None:
+            self._lift.cancel()
+            self._lift = None
+
     def resume(self) -> None:
+        self._cancel_deadline()
         if self._paused_since is not None:
             self._paused_before_s += time.monotonic() - self._paused_since
             self._paused_since = None
@@ -200,6 +240,7 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
             await http.close()
 
     app = create_service_app(settings.name, token=settings.token, lifespan=lifespan)
+    admin = [Depends(_admin_guard(settings))]
 
     async def generate(
         request: Request, operation: Callable[[Engine], Awaitable[dict[str, Any]]]
@@ -238,17 +279,17 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
             "data": [{"id": name, "object": "model", "owned_by": "rl-gym"} for name in names],
         }
 
-    @app.post("/admin/policy_version")
+    @app.post("/admin/policy_version", dependencies=admin)
     async def set_policy_version(request: SetVersion) -> dict[str, int]:
         gate.version = request.version
         return {"policy_version": gate.version}
 
-    @app.post("/admin/pause")
+    @app.post("/admin/pause", dependencies=admin)
     async def pause(request: PausePolicy) -> dict[str, Any]:
-        await gate.pause(request.timeout_s)
+        await gate.pause(request.timeout_s, request.deadline_s)
         return {"paused": True, "running": gate.running, "policy_version": gate.version}
 
-    @app.post("/admin/resume")
+    @app.post("/admin/resume", dependencies=admin)
     async def resume(request: Resume) -> dict[str, Any]:
         if request.policy_version is not None:
             gate.version = request.policy_version
@@ -262,10 +303,27 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
             paused=gate.paused,
             in_flight=gate.running,
             paused_total_s=gate.paused_total_s,
+            pause_lifts_in_s=gate.lifts_in_s,
             engines=[EngineHealth(**replica.status()) for replica in router.replicas],
         )
 
     return app
+
+
+def _admin_guard(settings: PolicyServerSettings) -> Callable[[], None]:
+    """403 on the routes that change the policy when they are locked and no token guards
+    them (with a token, the service's token check has already let the caller in)."""
+
+    def guard() -> None:
+        if settings.lock_admin and not settings.token:
+            raise HTTPException(
+                403,
+                "the policy's admin routes are locked (policy.lock_admin, `gym serve "
+                "--lock-admin`) and no token is set: serve with --token-file FILE or "
+                "$RL_GYM_TOKEN and send it as `Authorization: Bearer TOKEN`",
+            )
+
+    return guard
 
 
 async def _start(replica: Replica) -> None:
@@ -327,6 +385,7 @@ async def _sse(chunks: AsyncIterator[dict[str, Any]], gate: Gate) -> AsyncIterat
                 chunk.setdefault("policy_version", version)
                 yield b"data: " + orjson.dumps(chunk) + b"\n\n"
         except Exception as error:
-            message = {"error": {"message": f"the stream broke: {error}", "type": "engine_error"}}
+            broke = redact(f"the stream broke: {error}")
+            message = {"error": {"message": broke, "type": "engine_error"}}
             yield b"data: " + orjson.dumps(message) + b"\n\n"
     yield b"data: [DONE]\n\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from gym_core.cli.options import add_service_arguments, install_published, load_
 from gym_core.config import DEFAULT_PORT, GymConfig, select_envs, unknown_name_message
 from gym_core.errors import ConfigError
 from gym_core.launch.plan import AGENT, POLICY
+from gym_core.redaction import redact_url
 
 if TYPE_CHECKING:
     from gym_core.launch.local import LocalLauncher, Running
@@ -33,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port", type=int, help=f"port of the rollout endpoint (default {DEFAULT_PORT}; 0: free)"
     )
+    parser.add_argument(
+        "--lock-admin",
+        action="store_true",
+        help="the policy's admin routes (version, pause, resume) need the token even on "
+        "loopback, and answer 403 without one (on by default when --host is not loopback)",
+    )
     add_service_arguments(parser)
     cluster = parser.add_argument_group("cluster")
     cluster.add_argument(
@@ -52,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    config = load_cli_config(args, host=args.host, port=args.port)
+    lock = {"lock_admin": True} if args.lock_admin else {}
+    config = load_cli_config(args, host=args.host, port=args.port, **lock)
     envs = select_envs(config, args.envs)
     if args.replicas and args.cluster is None:
         raise ConfigError("--replicas: replicas run on a cluster; add --cluster ADDRESS")
@@ -61,7 +70,15 @@ def run(args: argparse.Namespace) -> int:
     launcher = _launcher(config, envs, args.cluster)
     try:
         running = launcher.start()
-        return asyncio.run(_serve(launcher, running, envs, started))
+        stop = _stop_on_signals()  # after Ray's own handlers, which `ray.init` installs
+        asyncio.run(launcher.wait_ready())
+        _print_banner(running, envs, started)
+        # Off the request path: one `waitpid` per service every interval (local), or one look
+        # at Serve's status (cluster).
+        while not stop.wait(WATCH_INTERVAL_S):
+            launcher.watch()
+        print("stopping", flush=True)
+        return 0
     finally:
         launcher.stop()
 
@@ -107,16 +124,20 @@ def _launcher(config: GymConfig, envs: list[str], cluster: str | None) -> Launch
     return RayLauncher(config, envs, cluster)
 
 
-async def _serve(launcher: Launcher, running: Running, envs: list[str], started: float) -> int:
-    from gym_core.launch.local import LaunchError
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
+def _stop_on_signals() -> threading.Event:
+    """An event SIGINT or SIGTERM sets. The watch loop runs with no event loop, so that the
+    local launcher can fork a service again from it."""
+    stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await launcher.wait_ready()
-    endpoint = running.endpoint
-    services = "\n".join(f"    {name:<{NAME_WIDTH}} {url}" for name, url in running.urls.items())
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def _print_banner(running: Running, envs: list[str], started: float) -> None:
+    endpoint = redact_url(running.endpoint)
+    services = "\n".join(
+        f"    {name:<{NAME_WIDTH}} {redact_url(url)}" for name, url in running.urls.items()
+    )
     print(
         f"RL Gym is serving {', '.join(envs)} (ready in {time.perf_counter() - started:.1f}s)\n"
         f"  rollout endpoint: {endpoint}/v1/rollouts\n"
@@ -126,14 +147,3 @@ async def _serve(launcher: Launcher, running: Running, envs: list[str], started:
         "Press Ctrl-C to stop.",
         flush=True,
     )
-    while not stop.is_set():
-        exited = launcher.exited()
-        if exited:
-            name, code = next(iter(exited.items()))
-            raise LaunchError(f"service {name!r} exited with code {code}; stopping the others")
-        try:
-            await asyncio.wait_for(stop.wait(), WATCH_INTERVAL_S)
-        except TimeoutError:
-            continue
-    print("stopping", flush=True)
-    return 0

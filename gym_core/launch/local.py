@@ -6,6 +6,12 @@ per service, so a service starts in the time it takes to build its app rather th
 it takes Python to import FastAPI again. Each service gets its own session and process
 group: stopping the launcher stops every service and every worker a service started, and a
 service dies with the launcher even when the launcher is killed.
+
+Once every service is ready, `watch` restarts one that dies (`gym_core.launch.supervision`
+decides when, and when to give up). The launcher keeps every listening socket open for as long
+as it runs, so a restarted service answers on the same port, and a connection made while it
+was down waits in the socket's backlog instead of being refused. A restarted service counts
+its restarts in its `/metrics` (`rlgym_restarts_total`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from gym_core.errors import ConfigError, GymError, ServiceError
 from gym_core.http_client import HttpClient
 from gym_core.imports import import_object
 from gym_core.launch.plan import AGENT, ServiceSpec, build_app, plan_services, service_names
+from gym_core.launch.supervision import CrashLoop, Supervisor, describe_exit
+from gym_core.metrics import ServiceMetrics
 from gym_core.processes import die_with_parent, forget_parents_fork_server
 from gym_core.service import serve
 
@@ -48,13 +56,20 @@ class ServiceProcess:
         self.name = name
         self.pid = pid
         self.url = url
+        self.started_at = time.monotonic()
         self._exit_code: int | None = None
 
     @classmethod
     def fork(
-        cls, spec: ServiceSpec, sock: socket.socket, siblings: Iterable[socket.socket] = ()
+        cls,
+        spec: ServiceSpec,
+        sock: socket.socket,
+        siblings: Iterable[socket.socket] = (),
+        *,
+        restarts: int = 0,
     ) -> ServiceProcess:
-        """Fork a process that serves `spec` on `sock`. Call with no event loop running."""
+        """Fork a process that serves `spec` on `sock`, the `restarts`-th of its name. Call
+        with no event loop running."""
         if _loop_running():
             raise LaunchError("start services before the event loop, not inside it")
         import_object(spec.app)  # imported here once, so the forked process already has it
@@ -65,7 +80,7 @@ class ServiceProcess:
         pid = os.fork()
         if pid:
             return cls(spec.name, pid, url)
-        _run_forked(spec, sock, siblings, launcher_pid)
+        _run_forked(spec, sock, siblings, launcher_pid, restarts)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def exit_code(self) -> int | None:
@@ -153,22 +168,22 @@ class LocalLauncher:
         self.config = config
         self.env_names = env_names
         self.processes: list[ServiceProcess] = []
+        self.supervisor = Supervisor(config.serve.restart)
+        self._specs: dict[str, ServiceSpec] = {}
+        self._sockets: dict[str, socket.socket] = {}
+        self._restart_at: dict[str, float] = {}
 
     def start(self) -> Running:
         """Fork one process per service. Call with no event loop running in this thread."""
-        sockets = self._bind_sockets()
-        urls = {name: _url_of(sock) for name, sock in sockets.items()}
+        self._sockets = self._bind_sockets()
+        urls = {name: _url_of(sock) for name, sock in self._sockets.items()}
         try:
             for spec in plan_services(self.config, self.env_names, urls):
-                self.processes.append(
-                    ServiceProcess.fork(spec, sockets[spec.name], sockets.values())
-                )
+                self._specs[spec.name] = spec
+                self.processes.append(self._fork(spec.name))
         except BaseException:
             self.stop()
             raise
-        finally:
-            for sock in sockets.values():
-                sock.close()
         return Running(endpoint=urls[AGENT], urls=urls)
 
     async def wait_ready(self) -> None:
@@ -177,21 +192,62 @@ class LocalLauncher:
         async with HttpClient(timeout_s=1.0, max_retries=0) as http:
             await asyncio.gather(*(p.wait_healthy(http, timeout_s) for p in self.processes))
 
-    def exited(self) -> dict[str, int]:
-        """Services that have exited since they started, with their exit codes."""
-        codes = {process.name: process.exit_code() for process in self.processes}
-        return {name: code for name, code in codes.items() if code is not None}
+    def watch(self) -> None:
+        """Restart each service that died once its backoff has passed; raise `LaunchError`
+        when one keeps dying, or when restarting is off. Call with no event loop running."""
+        now = time.monotonic()
+        for index, process in enumerate(self.processes):
+            code = process.exit_code()
+            if code is None:
+                continue
+            if process.name not in self._restart_at:
+                self._restart_at[process.name] = now + self._backoff(process, code, now)
+            if now >= self._restart_at[process.name]:
+                del self._restart_at[process.name]
+                process.signal_group(signal.SIGKILL)  # workers it left behind, if any
+                self.processes[index] = self._fork(process.name)
 
     def stop(self) -> None:
-        """Stop every service and everything it started."""
+        """Stop every service and everything it started; close the listening sockets."""
         stop_processes(self.processes)
         self.processes.clear()
+        self._restart_at.clear()
+        for sock in self._sockets.values():
+            sock.close()
+        self._sockets.clear()
 
     def __enter__(self) -> LocalLauncher:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def _fork(self, name: str) -> ServiceProcess:
+        restarts = self.supervisor.restarts(name)
+        sockets = self._sockets
+        return ServiceProcess.fork(
+            self._specs[name], sockets[name], sockets.values(), restarts=restarts
+        )
+
+    def _backoff(self, process: ServiceProcess, code: int, now: float) -> float:
+        """Seconds before `process` is started again; raise if it is not to be."""
+        if not self.config.serve.restart.enabled:
+            raise LaunchError(
+                f"service {process.name!r} {describe_exit(code)}; stopping the others "
+                "(serve.restart.enabled is off)"
+            )
+        try:
+            delay = self.supervisor.died(process.name, code, now - process.started_at)
+        except CrashLoop as error:
+            raise LaunchError(str(error)) from None
+        restart = self.supervisor.restarts(process.name)
+        print(
+            f"gym serve: service {process.name!r} {describe_exit(code)}; restarting it in "
+            f"{delay:g}s (restart {restart})",
+            file=sys.stderr,
+            flush=True,
+        )
+        return delay
 
     def _bind_sockets(self) -> dict[str, socket.socket]:
         options = self.config.serve
@@ -232,7 +288,11 @@ def _url_of(sock: socket.socket) -> str:
 
 
 def _run_forked(
-    spec: ServiceSpec, sock: socket.socket, siblings: Iterable[socket.socket], launcher_pid: int
+    spec: ServiceSpec,
+    sock: socket.socket,
+    siblings: Iterable[socket.socket],
+    launcher_pid: int,
+    restarts: int,
 ) -> None:
     """The forked process: its own session, its own socket only, then the service."""
     code = 1
@@ -245,7 +305,11 @@ def _run_forked(
                 other.close()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        serve(build_app(spec), [sock])
+        app = build_app(spec)
+        metrics = getattr(getattr(app, "state", None), "metrics", None)
+        if isinstance(metrics, ServiceMetrics):
+            metrics.restarts = restarts
+        serve(app, [sock])
         code = 0
     except ConfigError as error:
         print(f"gym: {spec.name}: {error}", file=sys.stderr)

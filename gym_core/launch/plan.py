@@ -49,7 +49,9 @@ def plan_services(
 ) -> list[ServiceSpec]:
     """The services for `env_names`, given the base URL each service will answer at."""
     token = config.serve.token
-    policy = config.policy.model_copy(update={"token": token})
+    policy = config.policy.model_copy(
+        update={"token": token, "lock_admin": config.serve.admin_locked or config.policy.lock_admin}
+    )
     specs = [
         ServiceSpec(
             name=POLICY,

@@ -258,10 +258,13 @@ class RayLauncher:
                 await asyncio.sleep(HEALTH_POLL_S)
         await self._wait_healthy(deadline)
 
-    def exited(self) -> dict[str, int]:
-        """Services that stopped running for good (Ray Serve replaces replicas that die)."""
+    def watch(self) -> None:
+        """Raise `LaunchError` when a service stopped running for good. Ray Serve itself
+        replaces a replica that dies, so nothing here restarts anything."""
         statuses = self._statuses()
-        return {_service(app): 1 for app in self._apps if statuses.get(app, ("",))[0] in _GONE}
+        gone = [_service(app) for app in self._apps if statuses.get(app, ("",))[0] in _GONE]
+        if gone:
+            raise LaunchError(f"service {gone[0]!r} stopped running; stopping the others")
 
     def stop(self) -> None:
         """Delete our applications and session shards; Serve too when nothing else uses it."""

@@ -24,6 +24,7 @@ import orjson
 
 from gym_core.errors import ServiceError
 from gym_core.http_client import HttpClient
+from gym_core.redaction import redact_url
 from policy_clients.engines.base import Generated, TokenPrompts
 
 __all__ = ["HttpEngineKind", "OpenAIHttpEngine", "detect_kind"]
@@ -88,7 +89,8 @@ class OpenAIHttpEngine:
     ) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
-        self.name = self.base_url
+        self.name = redact_url(self.base_url)
+        """How logs and `/admin/status` show this engine: its URL, any secret in it hidden."""
         self.kind = kind
         self.model = model
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
@@ -103,7 +105,7 @@ class OpenAIHttpEngine:
                 log.warning(
                     "%s is SGLang: set policy.engine: sglang and policy.chat_template for "
                     "exact token ids",
-                    self.base_url,
+                    self.name,
                 )
         self.model = self.model or served
 
@@ -225,7 +227,7 @@ class OpenAIHttpEngine:
             )
             return await self._llamacpp_tokenize(rendered["prompt"])
         except (ServiceError, KeyError) as error:
-            log.warning("%s: cannot get the prompt's token ids: %s", self.base_url, error)
+            log.warning("%s: cannot get the prompt's token ids: %s", self.name, error)
             return None
 
 

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from gym_core.http_client import HttpClient
+from gym_core.redaction import redact_url
 from policy_clients.chat_template import ChatTemplate
 from policy_clients.engines.base import Generated, TokenPrompts, chat_completion, text_completion
 from policy_clients.engines.openai_http import OpenAIHttpEngine
@@ -56,7 +57,8 @@ class SGLangEngine:
     ) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
-        self.name = self.base_url
+        self.name = redact_url(self.base_url)
+        """How logs and `/admin/status` show this engine: its URL, any secret in it hidden."""
         self.template = template
         self._chat_api = OpenAIHttpEngine(
             http, base_url, kind="sglang", model=model, api_key=api_key
@@ -72,7 +74,7 @@ class SGLangEngine:
         if self.template is None:
             log.warning(
                 "%s is SGLang: without policy.chat_template its answers carry no token ids",
-                self.base_url,
+                self.name,
             )
 
     async def chat(self, request: dict[str, Any]) -> dict[str, Any]:

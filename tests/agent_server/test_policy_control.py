@@ -125,6 +125,18 @@ async def test_pause_holds_new_generations_without_counting_against_timeouts(
     assert held.status == "completed", held.failure
 
 
+async def test_a_pause_with_a_deadline_lifts_itself(stack: Running) -> None:
+    async with AsyncRolloutClient(stack.endpoint) as client:
+        paused = await client.pause_policy(deadline_s=1.0)
+        assert paused.paused is True
+        assert paused.pause_lifts_in_s is not None
+        assert 0 < paused.pause_lifts_in_s <= 1.0
+        [held] = await client.rollouts([task("hello")])  # generated once the deadline passed
+        state = await client.policy()
+    assert held.status == "completed", held.failure
+    assert (state.paused, state.pause_lifts_in_s) == (False, None)
+
+
 def test_an_engine_that_reports_its_version_is_recorded_as_such() -> None:
     with (
         scripted_engine([{"reply": "hi"}], policy_version=41) as engine_url,

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from gym_core.launch.local import start_service, stop_processes
-from gym_core.service import create_service_app
+from gym_core.service import create_service_app, loopback_hosts
 from tests.conftest import wait_healthy
 
 
@@ -46,6 +46,9 @@ def create_app(settings: dict) -> FastAPI:
     @app.get("/holding")
     async def held() -> int:
         return holding
+    @app.get("/leak")
+    async def leak() -> None:
+        raise RuntimeError("cannot reach http://trainer:hunter2@10.0.0.5:8000/v1?api_key=sk-1")
 
     return app
 
@@ -61,9 +64,16 @@ def service(request: pytest.FixtureRequest) -> Iterator[tuple[str, str | None]]:
 
 
 async def call(
-    url: str, method: str, path: str, token: str | None, **kwargs: object
+    url: str,
+    method: str,
+    path: str,
+    token: str | None,
+    host: str | None = None,
+    **kwargs: object,
 ) -> tuple[int, str]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if host is not None:
+        headers["Host"] = host
     async with (
         aiohttp.ClientSession(headers=headers) as session,
         session.request(method, f"{url}{path}", **kwargs) as response,  # type: ignore[arg-type]
@@ -126,3 +136,40 @@ async def test_a_handler_whose_client_hung_up_is_cancelled(
     assert (await call(url, "GET", "/holding", token))[1] == "0"
     _, text = await call(url, "GET", "/metrics", token)
     assert 'route="/hold",status="499"} 1' in text
+async def test_an_unhandled_errors_message_shows_no_secret_of_a_url(
+    service: tuple[str, str | None],
+) -> None:
+    url, token = service
+    status, text = await call(url, "GET", "/leak", token)
+    assert status == 500
+    assert "http://trainer:***@10.0.0.5:8000/v1?api_key=***" in text
+    assert "hunter2" not in text
+    assert "sk-1" not in text
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8700", "127.0.0.1.nip.io", ""])
+async def test_a_loopback_service_refuses_a_host_that_is_not_loopback(
+    service: tuple[str, str | None], host: str
+) -> None:
+    url, token = service
+    status, text = await call(url, "GET", "/healthz", token, host=host)
+    assert status == 421
+    assert "a service bound to loopback answers only requests addressed to" in text
+
+
+@pytest.mark.parametrize("host", ["localhost", "LOCALHOST:1", "127.0.0.1", "[::1]:8700"])
+async def test_a_loopback_service_answers_loopback_names(
+    service: tuple[str, str | None], host: str
+) -> None:
+    url, token = service
+    assert (await call(url, "GET", "/healthz", token, host=host))[0] == 200
+
+
+def test_only_loopback_binds_check_the_host() -> None:
+    import socket
+
+    with socket.socket() as loopback, socket.socket() as wildcard:
+        loopback.bind(("127.0.0.2", 0))
+        wildcard.bind(("0.0.0.0", 0))
+        assert loopback_hosts([loopback]) == {"localhost", "127.0.0.1", "::1", "127.0.0.2"}
+        assert loopback_hosts([wildcard]) is None

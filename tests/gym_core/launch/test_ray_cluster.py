@@ -20,7 +20,7 @@ import yaml
 
 from gym_core.catalog import default_catalog_path
 from gym_core.config import GymConfig, load_config
-from gym_core.errors import ConfigError
+from gym_core.errors import ConfigError, ServiceError
 from gym_core.launch.plan import AGENT, POLICY
 from gym_core.launch.ray_cluster import (
     cluster_specs,
@@ -239,3 +239,30 @@ def test_a_replica_killed_mid_batch_loses_only_its_calls_and_is_replaced(endpoin
         assert before[0] not in echo_replicas()
         again = client.rollouts(rows("remember this", 4, "recalled v"))
     assert [r.status for r in again] == ["completed"] * 4
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_the_endpoint_answers_again_after_its_only_agent_replica_is_killed(endpoint: str) -> None:
+    """Serve's own recovery is the cluster's supervision: nothing of RL Gym restarts it."""
+    import ray
+
+    def agent_replicas() -> list[str]:
+        names = ray.util.list_named_actors(all_namespaces=True)
+        return [n["name"] for n in names if n["name"].startswith("SERVE_REPLICA::gym-agent#")]
+
+    [before] = agent_replicas()
+    ray.kill(ray.get_actor(before, namespace="serve"))
+    deadline = time.monotonic() + 120
+    with RolloutClient(endpoint) as client:
+        while True:
+            try:
+                results = client.rollouts(rows("remember this", 2, "recalled v"))
+            except ServiceError:
+                results = []  # the proxy has no replica to route to yet
+            if [r.status for r in results] == ["completed"] * 2:
+                break
+            assert time.monotonic() < deadline, "the endpoint did not answer again"
+            time.sleep(0.5)
+    assert all(r.reward == 1.0 for r in results)
+    assert agent_replicas() not in ([], [before])
