@@ -46,6 +46,7 @@ def create_app(settings: dict) -> FastAPI:
     @app.get("/holding")
     async def held() -> int:
         return holding
+
     @app.get("/leak")
     async def leak() -> None:
         raise RuntimeError("cannot reach http://trainer:hunter2@10.0.0.5:8000/v1?api_key=sk-1")
@@ -136,6 +137,8 @@ async def test_a_handler_whose_client_hung_up_is_cancelled(
     assert (await call(url, "GET", "/holding", token))[1] == "0"
     _, text = await call(url, "GET", "/metrics", token)
     assert 'route="/hold",status="499"} 1' in text
+
+
 async def test_an_unhandled_errors_message_shows_no_secret_of_a_url(
     service: tuple[str, str | None],
 ) -> None:
