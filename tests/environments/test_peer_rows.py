@@ -1,0 +1,52 @@
+"""NeMo Gym's published example rows (vendored in `peer_rows/`, Apache-2.0: see NOTICE) run
+unchanged through `gym rollout FILE --env NAME`, against a scripted model, and earn the
+rewards NeMo Gym's own verifiers give the same answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gym_core.cli import main
+from gym_core.collect import read_results
+from tests.conftest import scripted_engine
+
+PEER_ROWS = Path(__file__).parent / "peer_rows"
+
+Case = tuple[str, dict[str, Any], float]
+"""A text unique to one row's prompt, the scripted model's reply to it, and the reward."""
+
+MCQA: list[Case] = [
+    ("specific mutation associated with cystic", {"reply": "PCR finds it: \\boxed{B}"}, 1.0),
+    ("predictive genetic testing", {"reply": "\\boxed{\\text{C}}"}, 1.0),
+    ("next-generation sequencing", {"reply": "Answer: I"}, 0.0),  # strict mode: boxed only
+    ("Type 2 Diabetes", {"reply": "\\boxed{E: A polygenic risk score}"}, 1.0),
+    ("metagenomics", {"reply": "\\boxed{D}"}, 0.0),
+]
+
+
+def rollout(env: str, cases: list[Case], tmp_path: Path) -> dict[str, float | None]:
+    """The reward of each case's row, by its unique text, after one `gym rollout`."""
+    rules = [{"match": text, **reply} for text, reply, _ in cases]
+    out = tmp_path / "out.jsonl"
+    source = str(PEER_ROWS / f"{env}.jsonl")
+    with scripted_engine(rules) as engine:
+        assert (
+            main(["rollout", source, "--env", env, "--out", str(out), "--policy-url", engine]) == 0
+        )
+    rewards = {}
+    for result in read_results(out):
+        assert result.status == "completed", result.failure
+        prompt = str(result.messages[-2].content)
+        [text] = [text for text, _, _ in cases if text in prompt]
+        rewards[text] = result.reward
+    return rewards
+
+
+@pytest.mark.parametrize(("env", "cases"), [("mcqa", MCQA)])
+def test_the_peer_rows_earn_what_the_peer_gives(
+    env: str, cases: list[Case], tmp_path: Path
+) -> None:
+    assert rollout(env, cases, tmp_path) == {text: reward for text, _, reward in cases}
