@@ -26,6 +26,23 @@ MCQA: list[Case] = [
     ("metagenomics", {"reply": "\\boxed{D}"}, 0.0),
 ]
 
+FIVE_BULLETS = "".join(f"* POINT {n}\n" for n in "ABCDE")
+INSTRUCTION_FOLLOWING: list[Case] = [
+    (
+        "Oliver Queen",  # 4 paragraphs, the third opening with `crash`; last word `contest`
+        {"reply": "He ran.\n\nShe waited.\n\nCrash, went the door.\n\nIt was a contest."},
+        1.0,
+    ),
+    ("SQL", {"reply": f"USE AN INDEX.\n{FIVE_BULLETS}***\nTHEN MEASURE AGAIN."}, 1.0),
+    ("inevitable", {"reply": "Relationship games sell. Relationship sims are part of it."}, 0.0),
+    (
+        "Plato philebus",  # 4 placeholders, 3 letters, at least 17 sentences
+        {"reply": "See [page] [topic] [index] [note]. " + "It is so. " * 16},
+        1.0,
+    ),
+    ("jayhorn", {"reply": "<<Installing JayHorn>>\nGet Java.\n***\nBuild it with Maven."}, 1.0),
+]
+
 
 def rollout(env: str, cases: list[Case], tmp_path: Path) -> dict[str, float | None]:
     """The reward of each case's row, by its unique text, after one `gym rollout`."""
@@ -45,7 +62,9 @@ def rollout(env: str, cases: list[Case], tmp_path: Path) -> dict[str, float | No
     return rewards
 
 
-@pytest.mark.parametrize(("env", "cases"), [("mcqa", MCQA)])
+@pytest.mark.parametrize(
+    ("env", "cases"), [("mcqa", MCQA), ("instruction_following", INSTRUCTION_FOLLOWING)]
+)
 def test_the_peer_rows_earn_what_the_peer_gives(
     env: str, cases: list[Case], tmp_path: Path
 ) -> None:
