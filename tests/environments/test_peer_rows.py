@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from gym_core.cli import main
@@ -44,6 +45,46 @@ INSTRUCTION_FOLLOWING: list[Case] = [
 ]
 
 
+def example_of(schema: dict[str, Any]) -> Any:
+    """A value that fits `schema` (the peer rows' schemas use types, items and properties)."""
+    kind = schema.get("type", "string")
+    kind = next(k for k in kind if k != "null") if isinstance(kind, list) else kind
+    if kind == "object":
+        return {name: example_of(part) for name, part in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [example_of(schema.get("items", {}))]
+    return {"string": "x", "integer": 1, "number": 1.5, "boolean": True}[kind]
+
+
+def structured_cases() -> list[Case]:
+    rows = [
+        orjson.loads(line)
+        for line in (PEER_ROWS / "structured_outputs.jsonl").read_bytes().splitlines()
+    ]
+    data = [example_of(orjson.loads(row["schema_str"])) for row in rows]
+    wrapped = {"extraction": data[0]}
+    incomplete = dict(list(data[2].items())[1:])
+    return [
+        ("Dizer Kola", {"tool_calls": [{"name": "response_tool_8", "arguments": wrapped}]}, 1.0),
+        (
+            "Steve Dyer",  # one tool, several keys: only `extraction` is the answer's
+            {"tool_calls": [{"name": "summary_tool_1", "arguments": {"extraction": data[1]}}]},
+            1.0,
+        ),
+        (
+            "Archery at",  # a required field left out
+            {"tool_calls": [{"name": "summary_tool_10", "arguments": incomplete}]},
+            0.0,
+        ),
+        (
+            "Toledo Rockets",  # the right data through a distractor tool
+            {"tool_calls": [{"name": "summary_tool_9", "arguments": {"result": data[3]}}]},
+            0.0,
+        ),
+        ("100 Bloody Acres", {"reply": orjson.dumps({"extraction": data[4]}).decode()}, 0.0),
+    ]
+
+
 def rollout(env: str, cases: list[Case], tmp_path: Path) -> dict[str, float | None]:
     """The reward of each case's row, by its unique text, after one `gym rollout`."""
     rules = [{"match": text, **reply} for text, reply, _ in cases]
@@ -63,7 +104,12 @@ def rollout(env: str, cases: list[Case], tmp_path: Path) -> dict[str, float | No
 
 
 @pytest.mark.parametrize(
-    ("env", "cases"), [("mcqa", MCQA), ("instruction_following", INSTRUCTION_FOLLOWING)]
+    ("env", "cases"),
+    [
+        ("mcqa", MCQA),
+        ("instruction_following", INSTRUCTION_FOLLOWING),
+        ("structured_outputs", structured_cases()),
+    ],
 )
 def test_the_peer_rows_earn_what_the_peer_gives(
     env: str, cases: list[Case], tmp_path: Path
