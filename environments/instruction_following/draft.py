@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -169,7 +170,9 @@ def _insert(sentences: list[str], index: int, word: str, rng: random.Random) -> 
     sentences[index] = " ".join(words) + "."
 
 
-def _mark_words(sentences: list[str], count: int, mark: object, rng: random.Random) -> None:
+def _mark_words(
+    sentences: list[str], count: int, mark: Callable[[str], str], rng: random.Random
+) -> None:
     """Apply `mark` to `count` words, none of them the first of its sentence."""
     for _ in range(count):
         index = rng.randrange(len(sentences))
@@ -177,7 +180,7 @@ def _mark_words(sentences: list[str], count: int, mark: object, rng: random.Rand
         choices = [i for i in range(1, len(words)) if words[i].isalpha() and words[i].islower()]
         if choices:
             position = rng.choice(choices)
-            words[position] = mark(words[position])  # type: ignore[operator]
+            words[position] = mark(words[position])
             sentences[index] = " ".join(words) + "."
 
 
