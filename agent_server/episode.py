@@ -4,7 +4,9 @@
     turn ] until a final answer, `max_turns`, or the token limit -> verify -> close
 
 A final assistant message with nothing more from the environment ends the episode as
-`completed`; `max_turns` or `finish_reason: length` end it as `truncated` (still verified).
+`completed`, and so does any message with tool calls when the environment's
+`agent.run_tool_calls` is false (the call is the answer); `max_turns` or
+`finish_reason: length` end it as `truncated` (still verified).
 Mistakes the model makes with tools (unknown tool, arguments that are not JSON or do not fit
 the schema, a tool that raises) go back to the model as tool messages. Anything else that
 breaks ends the episode as `failed`, with the kind of failure, and is never scored.
@@ -51,6 +53,8 @@ class Episode:
     policy: PolicyClient
     resources: ResourcesClient
     max_staleness: int | None = None
+    run_tool_calls: bool = True
+    """False: a turn with tool calls is the final answer, and its calls are not run."""
     messages: list[Message] = field(default_factory=list)
     turns: list[Turn] = field(default_factory=list)
     timing: Timing = field(default_factory=Timing)
@@ -115,6 +119,8 @@ class Episode:
             if turn.finish_reason == "length":
                 self.truncated_by = "length"
                 return "truncated"
+            if message.tool_calls and not self.run_tool_calls:
+                return "completed"
             if message.tool_calls:
                 tools_started = time.perf_counter()
                 for call in message.tool_calls:

@@ -133,6 +133,7 @@ class RolloutRunner:
             group_id=group_id,
             episode_id=f"{group_id}-{sample_index}",
             max_turns=route.agent.max_turns,
+            run_tool_calls=route.agent.run_tool_calls,
             sampling=settings,
             policy=self.policy,
             resources=self.resources[task.env],

@@ -92,6 +92,9 @@ class AgentSettings(Settings):
     environment for the next user turn when it has one, and repeats."""
     max_turns: PositiveInt = 8
     """Policy calls per episode; reaching it ends the episode as `truncated`."""
+    run_tool_calls: bool = True
+    """False when a tool call is the model's answer, not an action (structured output through
+    a tool): a turn with tool calls then ends the episode as `completed`, the calls not run."""
     sampling: SamplingParams = Field(default_factory=SamplingParams)
     """Default sampling for this environment; tasks and requests override it."""
 

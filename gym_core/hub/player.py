@@ -17,7 +17,7 @@ import orjson
 
 from gym_core.errors import ServiceError
 from gym_core.http_client import HttpClient
-from gym_core.hub.solutions import Step, ToolStep
+from gym_core.hub.solutions import AnswerCallStep, Step, ToolStep
 from gym_core.protocol import FunctionCall, Message, Task, ToolCall
 from gym_core.resources_api import (
     RespondResponse,
@@ -73,6 +73,14 @@ class ScriptedPlayer:
         self, session: str, messages: list[Message], steps: list[Step], interactive: bool
     ) -> list[Message]:
         for index, step in enumerate(steps):
+            if isinstance(step, AnswerCallStep):  # the answer: not run, and nothing follows
+                calls = [
+                    _answer_call(number, call)
+                    for number, call in enumerate(steps[index:], start=index)
+                    if isinstance(call, AnswerCallStep)
+                ]
+                messages.append(Message(role="assistant", tool_calls=calls))
+                break
             if isinstance(step, ToolStep):
                 call = ToolCall(
                     id=f"call_{index}",
@@ -92,3 +100,11 @@ class ScriptedPlayer:
                 )
                 messages.extend(RespondResponse.model_validate(answer).messages)
         return messages
+
+
+def _answer_call(index: int, step: AnswerCallStep) -> ToolCall:
+    arguments = step.arguments
+    text = arguments if isinstance(arguments, str) else orjson.dumps(arguments).decode()
+    return ToolCall(
+        id=f"call_{index}", function=FunctionCall(name=step.answer_call, arguments=text)
+    )

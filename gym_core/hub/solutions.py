@@ -11,6 +11,12 @@ server in order, as an agent would:
 
     {"call": "count_letter", "arguments": {"word": "banana", "letter": "a"}}   a tool call
     {"say": "There are \\boxed{3}."}                                            an assistant message
+    {"answer_call": "record_city", "arguments": {"name": "Oslo"}}          a call that is the answer
+
+An `answer_call` is a tool call the environment does not run (`agent.run_tool_calls: false`:
+structured output through a tool); it ends the attempt (answer calls in a row make one
+message with several calls), and the verifier reads it. Its `arguments` may be a string, to
+play arguments that are not valid JSON.
 
 The last `say` is the final assistant message the verifier reads. In an interactive
 environment (one with `respond`), every `say` but the last is followed by the environment's
@@ -41,6 +47,7 @@ from gym_core.errors import ConfigError, format_validation_error
 from gym_core.protocol import Model
 
 __all__ = [
+    "AnswerCallStep",
     "Attempt",
     "Cheat",
     "SayStep",
@@ -62,6 +69,13 @@ class ToolStep(Model):
     arguments: dict[str, JsonValue] = Field(default_factory=dict)
 
 
+class AnswerCallStep(Model):
+    """The assistant answers with a tool call that is not run."""
+
+    answer_call: Annotated[str, Field(min_length=1)]
+    arguments: dict[str, JsonValue] | str = Field(default_factory=dict)
+
+
 class SayStep(Model):
     """The assistant says something (the last one is its final answer)."""
 
@@ -69,7 +83,7 @@ class SayStep(Model):
 
 
 RowT = TypeVar("RowT", bound=Model)
-Step = ToolStep | SayStep
+Step = ToolStep | SayStep | AnswerCallStep
 Attempt = str | Annotated[list[Step], Field(min_length=1)]
 
 

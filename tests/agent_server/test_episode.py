@@ -3,6 +3,7 @@ engine standing in for the model."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -147,6 +148,19 @@ async def test_tools_share_the_session_state(endpoint: str) -> None:
     assert result.status == "completed"
     assert result.reward == 1.0
     assert result.metrics["notes"] == 1
+
+
+def test_a_call_that_is_the_answer_ends_the_episode_unrun() -> None:
+    not_run = {"echo": {"agent": {"run_tool_calls": False}}}
+    with (
+        scripted_engine(RULES) as engine_url,
+        gym_stack(["echo"], [engine_url], envs=not_run) as running,
+    ):
+        result = asyncio.run(run_one(running.endpoint, task("echo please")))
+    assert result.status == "completed"
+    assert [message.role for message in result.messages] == ["user", "assistant"]
+    assert [call.function.name for call in result.messages[-1].tool_calls or []] == ["echo"]
+    assert result.metrics["num_tool_calls"] == 0
 
 
 async def test_max_turns_truncates_and_still_verifies(endpoint: str) -> None:

@@ -47,7 +47,20 @@ PUBLIC_FIELDS = {
     "float_tolerance": "how exactly numbers must match, which the statement says",
     "working_hours": "the rules state the working day",
     "requests": "the user's messages, which the environment sends one per turn by design",
+    "options": "a multiple-choice question shows its options",
+    "grading_mode": "where the answer is read, which the prompt asks for",
+    "answer_style": "the same, as a label for people",
+    "record_kind": "what the document is about, a label for people",
+    "schema_str": "the schema the output must fit, which the prompt or the tool shows",
+    "schema_type": "the format the prompt asks for",
+    "response_mode": "text or a tool call, which the prompt asks for",
+    "tool_name": "the tool to call, among the tools offered by design",
+    "tool_payload_key": "the argument of that tool that holds the output",
 }
+NOTHING_HIDDEN = {
+    "structured_outputs": "the schema is the task, shown to the model; there is no gold answer",
+}
+"""Environments whose tasks hold nothing the model may not see (so nothing to look for)."""
 MIN_SPECIFIC = 3
 BATCH = 50
 """Tasks sent in one rollout request (a whole example file can be megabytes)."""
@@ -198,7 +211,7 @@ def owners(request: dict[str, Any], results: list[RolloutResult]) -> list[Rollou
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("name", sorted(CONFIG.envs))
+@pytest.mark.parametrize("name", sorted(set(CONFIG.envs) - set(NOTHING_HIDDEN)))
 def test_no_gold_field_reaches_the_policy(name: str) -> None:
     entry = CONFIG.envs[name]
     rows = [json.loads(line) for line in entry.example_path().read_text().splitlines() if line]
