@@ -7,6 +7,7 @@ anything, and each service validates the same model again when it starts.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -172,6 +173,9 @@ class PolicyServerSettings(Settings):
     lock_admin: bool = False
     """The admin routes that change the policy (version, pause, resume) answer 403 unless a
     token is set (and then, like every route, need it)."""
+    state_file: Path | None = None
+    """Where the policy version and pause are kept, so a restarted gateway takes them over
+    (`gym serve` gives each stack one)."""
 
     @field_validator("engine_urls", mode="after")
     @classmethod

@@ -24,10 +24,7 @@ process can pause generation or change the version.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -54,6 +51,7 @@ from gym_core.service import create_service_app
 from gym_core.settings import PolicyServerSettings, parse_settings
 from policy_clients.engines import make_engines
 from policy_clients.engines.base import Engine, EngineError
+from policy_clients.gate import Gate
 from policy_clients.router import NoReplica, Replica, Router
 from policy_clients.token_prompts import TokenChats, chat_by_messages
 
@@ -124,90 +122,6 @@ class Resume(BaseModel):
     policy_version: PolicyVersion | None = None
 
 
-class Gate:
-    """The policy version, and a pause that holds new generations while weights change.
-
-    It keeps a pause clock (`paused_total_s`): callers that time a generation subtract the
-    time the policy spent paused, so a long weight sync times out nothing. A pause may carry a
-    deadline, after which it lifts itself.
-    """
-
-    def __init__(self) -> None:
-        self.version = 0
-        self.running = 0
-        self._open = asyncio.Event()
-        self._open.set()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._paused_before_s = 0.0
-        self._paused_since: float | None = None
-        self._lift: asyncio.TimerHandle | None = None
-
-    @property
-    def paused(self) -> bool:
-        return not self._open.is_set()
-
-    @property
-    def paused_total_s(self) -> float:
-        running = 0.0 if self._paused_since is None else time.monotonic() - self._paused_since
-        return self._paused_before_s + running
-
-    @asynccontextmanager
-    async def generation(self) -> AsyncIterator[int]:
-        """Wait while paused, then hold the gate for one generation; yields its version."""
-        await self._open.wait()
-        self.running += 1
-        self._idle.clear()
-        try:
-            yield self.version
-        finally:
-            self.running -= 1
-            if not self.running:
-                self._idle.set()
-
-    @property
-    def lifts_in_s(self) -> float | None:
-        """Seconds until the pause lifts itself; None when it has no deadline."""
-        if self._lift is None:
-            return None
-        return max(0.0, self._lift.when() - asyncio.get_running_loop().time())
-
-    async def pause(self, timeout_s: float, deadline_s: float | None = None) -> None:
-        """Close the gate (until `deadline_s` when given), and return once running
-        generations finish (or `timeout_s` runs out)."""
-        if self._paused_since is None:
-            self._paused_since = time.monotonic()
-        self._open.clear()
-        self._cancel_deadline()
-        if deadline_s is not None:
-            loop = asyncio.get_running_loop()
-            self._lift = loop.call_later(deadline_s, self._deadline_passed, deadline_s)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), timeout_s)
-
-    def _deadline_passed(self, deadline_s: float) -> None:
-        self._lift = None
-        log.warning(
-            "the pause reached its deadline (%gs) without a resume: generation goes on under "
-            "policy version %d",
-            deadline_s,
-            self.version,
-        )
-        self.resume()
-
-    def _cancel_deadline(self) -> None:
-        if self._lift is not None:
-            self._lift.cancel()
-            self._lift = None
-
-    def resume(self) -> None:
-        self._cancel_deadline()
-        if self._paused_since is not None:
-            self._paused_before_s += time.monotonic() - self._paused_since
-            self._paused_since = None
-        self._open.set()
-
-
 def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     settings = parse_settings(PolicyServerSettings, raw_settings, "policy server settings")
     replicas = max(1, len(settings.engine_urls))
@@ -225,11 +139,12 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
         [Replica(engine, settings.max_concurrency_per_replica) for engine in engines],
         sticky_ttl_s=settings.sticky_ttl_s,
     )
-    gate = Gate()
+    gate = Gate(settings.state_file)
     token_chats = TokenChats()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gate.restore()
         for replica in router.replicas:
             await _start(replica)
         try:

@@ -22,17 +22,19 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gym_core.config import GymConfig
 from gym_core.errors import ConfigError, GymError, ServiceError
 from gym_core.http_client import HttpClient
 from gym_core.imports import import_object
-from gym_core.launch.plan import AGENT, ServiceSpec, build_app, plan_services, service_names
+from gym_core.launch.plan import AGENT, POLICY, ServiceSpec, build_app, plan_services, service_names
 from gym_core.launch.supervision import CrashLoop, Supervisor, describe_exit
 from gym_core.metrics import ServiceMetrics
 from gym_core.processes import die_with_parent, forget_parents_fork_server
@@ -172,6 +174,7 @@ class LocalLauncher:
         self._specs: dict[str, ServiceSpec] = {}
         self._sockets: dict[str, socket.socket] = {}
         self._restart_at: dict[str, float] = {}
+        self._state_dir: tempfile.TemporaryDirectory[str] | None = None
 
     def start(self) -> Running:
         """Fork one process per service. Call with no event loop running in this thread."""
@@ -179,6 +182,8 @@ class LocalLauncher:
         urls = {name: _url_of(sock) for name, sock in self._sockets.items()}
         try:
             for spec in plan_services(self.config, self.env_names, urls):
+                if spec.name == POLICY and spec.settings.get("state_file") is None:
+                    spec.settings["state_file"] = self._policy_state_file()
                 self._specs[spec.name] = spec
                 self.processes.append(self._fork(spec.name))
         except BaseException:
@@ -215,6 +220,15 @@ class LocalLauncher:
         for sock in self._sockets.values():
             sock.close()
         self._sockets.clear()
+        if self._state_dir is not None:
+            self._state_dir.cleanup()
+            self._state_dir = None
+
+    def _policy_state_file(self) -> Path:
+        """Where the policy server keeps its version and pause, so that a restart of it
+        takes them over (`policy_clients.gate`); removed when the stack stops."""
+        self._state_dir = tempfile.TemporaryDirectory(prefix="rl-gym-stack-")
+        return Path(self._state_dir.name) / "policy-state.json"
 
     def __enter__(self) -> LocalLauncher:
         return self

@@ -241,3 +241,34 @@ def test_with_restarts_off_a_dead_service_stops_the_stack(engine: str) -> None:
         os.kill(env.pid, signal.SIGKILL)
         with pytest.raises(LaunchError, match=r"'env-echo' was killed by SIGKILL; stopping the"):
             watch_for_a_while(launcher)
+
+
+def test_a_restarted_policy_server_takes_over_the_version_and_the_pause(engine: str) -> None:
+    launcher = LocalLauncher(
+        make_config([engine], serve={"restart": {"backoff_s": 0.05}}), ["echo"]
+    )
+    with launcher:
+        running = launcher.start()
+        asyncio.run(launcher.wait_ready())
+        [policy] = [p for p in launcher.processes if p.name == "policy"]
+        with RolloutClient(running.endpoint) as client:
+            client.set_policy_version(7)
+            client.pause_policy(deadline_s=600)
+            os.kill(policy.pid, signal.SIGKILL)
+
+            def restarted() -> bool:
+                launcher.watch()  # what `gym serve` does between signals
+                return any(p.name == "policy" and p.pid != policy.pid for p in launcher.processes)
+
+            wait_for(restarted, "the policy server's restart")
+            assert metric(running.urls["policy"], "restarts_total") == 1
+            state = client.policy()
+            assert (state.version, state.paused) == (7, True)
+            assert state.pause_lifts_in_s is not None
+            assert 0 < state.pause_lifts_in_s <= 600
+            client.resume_policy()
+            [result] = client.rollouts(rows("remember this", 1, "recalled v"))
+        assert result.status == "completed"
+        assert {turn.policy_version for turn in result.turns} == {7}
+        state_dir = launcher._specs["policy"].settings["state_file"].parent
+    assert not state_dir.exists()  # nothing left behind
