@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -151,6 +153,21 @@ def importable_here() -> Iterator[None]:
             del os.environ["PYTHONPATH"]
         else:
             os.environ["PYTHONPATH"] = before
+
+
+@pytest.fixture(autouse=True)
+def hubs_forgotten_after_each_test() -> Iterator[None]:
+    """Each test imports as a new `gym` process would: the hub directories an earlier test put
+    on the import path, and the modules imported from them, are gone (several tests make hubs
+    whose packages share a name, and a hub never replaces a module already found)."""
+    path, modules = list(sys.path), set(sys.modules)
+    yield
+    sys.path[:] = path
+    temporary = tempfile.gettempdir()
+    for name in set(sys.modules) - modules:
+        if (getattr(sys.modules[name], "__file__", None) or "").startswith(temporary):
+            del sys.modules[name]
+    importlib.invalidate_caches()
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,9 @@ from gym_core.hub.sources import BUILT_IN
 
 __all__ = ["add_arguments", "run"]
 
-LIST_WIDTH = 140
+LIST_WIDTH = 160
+FOLDED_COLUMNS = ("tags", "from", "description")
+"""The columns of `gym hub list` that fold when the table is too wide; the rest stay whole."""
 """`gym hub list` is printed at least this wide (piped output included): narrower, the
 descriptions fold into a word a line."""
 
@@ -160,8 +162,8 @@ def _list(args: argparse.Namespace) -> int:
     config, origins = _catalog(args)
     table = Table(title="RL Gym environments")
     columns = ("name", "version", "domain", "tags", "validated", "baseline", "from", "description")
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    for column in columns:  # a name is what the user types next: it is never broken
+        table.add_column(column, overflow="fold", no_wrap=column not in FOLDED_COLUMNS)
     for name, entry in sorted(config.envs.items()):
         if args.domain and entry.domain != args.domain:
             continue

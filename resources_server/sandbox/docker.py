@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -140,11 +141,8 @@ def connect() -> Any:
     from requests.exceptions import RequestException
 
     host = os.environ.get("DOCKER_HOST", DEFAULT_HOST)
-    if host.startswith("unix://") and not Path(host.removeprefix("unix://")).exists():
-        raise SandboxError(
-            f"cannot reach a Docker engine: there is no socket {host.removeprefix('unix://')} "
-            "(is the engine running? DOCKER_HOST names another one)"
-        )
+    if host.startswith("unix://"):
+        _probe_socket(host.removeprefix("unix://"))
     try:
         client = docker.from_env(version=API_VERSION, timeout=CONNECT_TIMEOUT_S)
     except DockerException as error:
@@ -155,6 +153,25 @@ def connect() -> Any:
         client.close()
         raise SandboxError(f"cannot reach a Docker engine: {error}") from None
     return client
+
+
+def _probe_socket(path: str) -> None:
+    """Raise unless an engine listens on the socket at `path`: asked first by hand, because
+    the SDK's client leaks its socket when the engine refuses it."""
+    if not Path(path).exists():
+        raise SandboxError(
+            f"cannot reach a Docker engine: there is no socket {path} "
+            "(is the engine running? DOCKER_HOST names another one)"
+        )
+    with socket.socket(socket.AF_UNIX) as probe:
+        probe.settimeout(CONNECT_TIMEOUT_S)
+        try:
+            probe.connect(path)
+        except OSError as error:
+            raise SandboxError(
+                f"cannot reach a Docker engine at {path}: {error.strerror or error} "
+                "(is the engine running?)"
+            ) from None
 
 
 def _stage(staging: Path, files: dict[str, bytes], stdin: bytes) -> tuple[Path, Path]:
