@@ -42,7 +42,7 @@ FAMILIES = (
     "aiw", "base_conversion", "basic_arithmetic", "binary_alternation",
     "chain_sum", "count_bits", "count_primes", "countdown", "course_schedule",
     "family_relationships", "gcd", "isomorphic_strings", "largest_island", "lcm",
-    "leg_counting", "letter_counting", "mini_sudoku", "number_filtering", "number_sorting",
+    "leg_counting", "letter_counting", "mini_sudoku", "number_filtering",
     "products", "ransom_note", "rotate_matrix", "spell_backward", "syllogism",
     "word_sequence_reversal", "word_sorting",
 )  # fmt: skip

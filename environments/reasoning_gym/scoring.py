@@ -14,8 +14,11 @@ from typing import Any, Literal
 
 __all__ = ["AnswerCheck", "Grade", "Reading", "grade", "package_score", "read_answer"]
 
-AnswerCheck = Literal["answered", "no_answer", "several_answers"]
+AnswerCheck = Literal["answered", "no_answer", "several_answers", "not_arithmetic"]
 ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+ARITHMETIC_ONLY = {"countdown": re.compile(r"(?![\s\S]*\*\s*\*)[\d\s+\-*/()]+")}
+"""Families whose scorer evaluates the answer (countdown's hands it to sympy's `parse_expr`,
+which runs Python): only arithmetic on numbers, without powers, reaches it."""
 
 
 @dataclass(frozen=True)
@@ -62,4 +65,7 @@ def grade(text: str, family: str, config: dict[str, Any], entry: dict[str, Any])
     reading = read_answer(text)
     if reading.answer is None:
         return Grade(reading.check, 0.0)
+    shape = ARITHMETIC_ONLY.get(family)
+    if shape is not None and not shape.fullmatch(reading.answer):
+        return Grade("not_arithmetic", 0.0)
     return Grade(reading.check, package_score(family, config, reading.answer, entry))

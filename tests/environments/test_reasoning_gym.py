@@ -49,7 +49,7 @@ def test_the_bundled_tasks_are_what_the_generator_makes() -> None:
     assert [task.id for task in tasks] == [row["id"] for row in rows]
     assert len(FAMILIES) >= 20
     assert Counter(row["family"] for row in rows) == dict.fromkeys(FAMILIES, 12)
-    assert Counter(row["difficulty"] for row in rows) == dict.fromkeys(DIFFICULTIES, 104)
+    assert Counter(row["difficulty"] for row in rows) == dict.fromkeys(DIFFICULTIES, 100)
     assert all(row["config"]["size"] == 4 and row["entry"]["answer"] for row in rows)
     # The curriculum's levels are recorded: a hard task is configured past an easy one.
     easy, hard = (family_tasks("basic_arithmetic", d, 1, 0)[0] for d in ("easy", "hard"))
@@ -104,6 +104,19 @@ async def test_the_service_pays_only_the_full_score(url: str, task: dict[str, An
     assert 0.0 < padded["metrics"]["package_score"] < 1.0
     assert hedged["reward"] == 0.0
     assert hedged["metrics"]["answer_check"] == "several_answers"
+
+
+async def test_countdown_pays_any_right_expression_and_evaluates_only_arithmetic(
+    url: str,
+) -> None:
+    task = family_tasks("countdown", "easy", 1, 0)[0]
+    gold = task["entry"]["answer"]
+    regrouped = await verify(url, task, f"<answer>({gold})</answer>")
+    python = await verify(url, task, "<answer>__import__('os').getpid()</answer>")
+    power = await verify(url, task, "<answer>9 * * 9 ** 9</answer>")
+    assert regrouped["reward"] == 1.0
+    assert python["metrics"]["answer_check"] == power["metrics"]["answer_check"] == "not_arithmetic"
+    assert python["reward"] == power["reward"] == 0.0
 
 
 @pytest.mark.parametrize(
