@@ -40,7 +40,7 @@ def read_answer(text: str) -> Reading:
 
 @cache
 def _scorer_class(family: str) -> tuple[type[Any], type[Any]]:
-    from reasoning_gym.factory import DATASETS
+    from environments.reasoning_gym.package import DATASETS
 
     return DATASETS[family]
 

@@ -42,7 +42,7 @@ class ReasoningGymTask(TaskFields):
 
     @model_validator(mode="after")
     def _config_fits_the_family(self) -> ReasoningGymTask:
-        from reasoning_gym.factory import DATASETS
+        from environments.reasoning_gym.package import DATASETS
 
         try:
             DATASETS[self.family][1](**self.config)
@@ -55,12 +55,12 @@ class ReasoningGymServer(ResourcesServer[ReasoningGymTask, None]):
     """Reward 1 when the family's scorer gives the answer its full score, else 0."""
 
     task_model = ReasoningGymTask
-    cpu_preload = ("environments.reasoning_gym.scoring", "reasoning_gym")
+    cpu_preload = ("environments.reasoning_gym.package", "environments.reasoning_gym.scoring")
 
     async def startup(self) -> None:
         # Tasks are checked against the package's families: import it (several seconds)
         # before the first request rather than during it.
-        importlib.import_module("reasoning_gym.factory")
+        importlib.import_module("environments.reasoning_gym.package")
 
     async def verify(self, task: ReasoningGymTask, trajectory: Trajectory, state: None) -> Verdict:
         # A family's scorer may evaluate an expression or check a grid: under the CPU budget.
