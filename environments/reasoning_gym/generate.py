@@ -105,8 +105,8 @@ def task_set(seed: int = 0) -> list[dict[str, Any]]:
 
 
 def near_miss(row: dict[str, Any]) -> str:
-    """A wrong answer of the right form: a number off by one, or text with its last
-    character changed."""
+    """A wrong answer of the right form: the other of a pair, a number off by one, or text with
+    its last character changed."""
     from environments.reasoning_gym.scoring import package_score
 
     gold = str(row["entry"]["answer"])
@@ -115,7 +115,7 @@ def near_miss(row: dict[str, Any]) -> str:
         candidates.append(str(int(gold) + 1))
     candidates += [gold[:-1] + ("x" if gold[-1:] != "x" else "y"), gold + "1", "0"]
     for candidate in candidates:
-        if package_score(row["family"], row["config"], candidate, row["entry"]) < 1.0:
+        if package_score(row["family"], row["config"], candidate, row["entry"]) != 1.0:
             return candidate
     raise ValueError(f"{row['id']}: no near miss scores below 1")
 

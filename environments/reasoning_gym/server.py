@@ -72,4 +72,5 @@ class ReasoningGymServer(ResourcesServer[ReasoningGymTask, None]):
             "answer_check": graded.check,
             "package_score": graded.score,
         }
-        return Verdict(reward=float(graded.score >= 1.0), metrics=metrics)
+        # Exactly 1: spell_backward's per-letter credit sums past 1.0 for some padded answers.
+        return Verdict(reward=float(graded.score == 1.0), metrics=metrics)

@@ -123,6 +123,16 @@ async def test_countdown_pays_any_right_expression_and_evaluates_only_arithmetic
     assert python["reward"] == power["reward"] == 0.0
 
 
+async def test_a_score_past_one_is_not_the_full_score(url: str) -> None:
+    # spell_backward credits each letter 1/9: nine of them sum past 1.0, after its check for
+    # exactly 1.0 that takes 0.2 off a padded answer.
+    entry = {"question": "Spell 'gnirtsbus' backward", "answer": "substring", "metadata": {}}
+    task = {"id": "s", "env": "reasoning_gym", "prompt": "x", "family": "spell_backward"}
+    padded = await verify(url, {**task, "entry": entry}, "<answer>substrings</answer>")
+    assert padded["metrics"]["package_score"] > 1.0
+    assert padded["reward"] == 0.0
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
