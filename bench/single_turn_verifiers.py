@@ -1,10 +1,10 @@
 """Verifications per second of the single-turn verifiers (`mcqa`, `instruction_following`,
-`structured_outputs`) on their bundled tasks' reference and wrong answers.
+`structured_outputs`, `reasoning_gym`) on their bundled tasks' reference and wrong answers.
 
-    .venv/bin/python -m bench.single_turn_verifiers [--repeats 3]
+    .venv/bin/python -m bench.single_turn_verifiers [--repeats 3] [--env NAME ...]
 
 Two figures per environment, each the median over repeats, after a warm pass over the same
-answers (langdetect's profiles loaded, each schema's validator built):
+answers (langdetect's profiles loaded, each schema's validator built, reasoning-gym imported):
 - `in process`: the grading function itself, one thread, no pool, no HTTP (what one core
   verifies);
 - `server, 1 worker`: the environment's `verify` as the resources server runs it, with one
@@ -27,6 +27,8 @@ from environments.instruction_following.grading import grade as grade_instructio
 from environments.instruction_following.server import InstructionFollowingServer
 from environments.mcqa.letters import read_answer
 from environments.mcqa.server import McqaServer
+from environments.reasoning_gym.scoring import grade as grade_reasoning
+from environments.reasoning_gym.server import ReasoningGymServer
 from environments.structured_outputs.grading import Answer
 from environments.structured_outputs.grading import grade as grade_output
 from environments.structured_outputs.server import StructuredOutputsServer
@@ -43,6 +45,7 @@ SERVERS: dict[str, type[ResourcesServer[Any, Any]]] = {
     "mcqa": McqaServer,
     "instruction_following": InstructionFollowingServer,
     "structured_outputs": StructuredOutputsServer,
+    "reasoning_gym": ReasoningGymServer,
 }
 
 
@@ -85,6 +88,8 @@ def in_process(env: str) -> Callable[[TaskFields, Trajectory], object]:
         )
     if env == "instruction_following":
         return lambda t, tr: grade_instructions(tr.final_text, t.instructions())  # type: ignore[attr-defined]
+    if env == "reasoning_gym":
+        return lambda t, tr: grade_reasoning(tr.final_text, t.family, t.config, t.entry)  # type: ignore[attr-defined]
 
     def structured(task: Any, trajectory: Trajectory) -> object:
         last = trajectory.messages[-1]
@@ -130,11 +135,12 @@ async def time_server(env: str, items: list[tuple[TaskFields, Trajectory]]) -> f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--env", choices=sorted(SERVERS), action="append", help="default: all")
     args = parser.parse_args()
     print(
         f"{'environment':<24}{'verifications':>14}{'in process /s':>16}{'server, 1 worker /s':>22}"
     )
-    for env in SERVERS:
+    for env in args.env or SERVERS:
         items = answers(env)
         local = [time_in_process(env, items) for _ in range(args.repeats)]
         served = [asyncio.run(time_server(env, items)) for _ in range(args.repeats)]
