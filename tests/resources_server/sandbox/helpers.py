@@ -97,3 +97,17 @@ def docker_problem() -> str | None:
 
 
 needs_docker = pytest.mark.skipif(docker_problem() is not None, reason=str(docker_problem()))
+
+FORK_BOMB_COUNT = """
+import os, time
+children = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+        children += 1
+except OSError as error:
+    print(children, type(error).__name__)
+"""
+"""Forks children that wait until the process limit refuses one; prints how many it made."""

@@ -23,6 +23,7 @@ from resources_server.sandbox.cgroups import CgroupTree
 from resources_server.sandbox.unsandboxed import UnsandboxedRunner
 from tests.conftest import resources_server
 from tests.resources_server.sandbox.helpers import (
+    FORK_BOMB_COUNT,
     leftover_cgroups,
     leftover_processes,
     run_beside_a_good_one,
@@ -43,18 +44,6 @@ for _ in range(20):
 for pid in children:
     os.waitpid(pid, 0)
 print("all children finished")
-"""
-FORK_BOMB_COUNT = """
-import os, time
-children = 0
-try:
-    while True:
-        if os.fork() == 0:
-            time.sleep(30)
-            os._exit(0)
-        children += 1
-except OSError as error:
-    print(children, type(error).__name__)
 """
 
 

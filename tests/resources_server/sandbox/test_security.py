@@ -17,6 +17,7 @@ from resources_server.sandbox.bubblewrap import BubblewrapSandbox
 from resources_server.sandbox.docker import DockerSandbox
 from tests.resources_server.sandbox.helpers import (
     DOCKER_IMAGE,
+    FORK_BOMB_COUNT,
     leftover_processes,
     needs_docker,
     run_beside_a_good_one,
@@ -165,21 +166,7 @@ async def test_a_fork_bomb_is_contained(sandbox: Sandbox) -> None:
 
 
 async def test_the_process_limit_holds(sandbox: Sandbox) -> None:
-    result = await hostile(
-        sandbox,
-        """
-import os, time
-children = 0
-try:
-    while True:
-        if os.fork() == 0:
-            time.sleep(30)
-            os._exit(0)
-        children += 1
-except OSError as error:
-    print(children, type(error).__name__)
-""",
-    )
+    result = await hostile(sandbox, FORK_BOMB_COUNT)
     assert result.exit_code == 0
     assert result.stdout == f"{LIMITS.processes - 1} BlockingIOError\n"
 
