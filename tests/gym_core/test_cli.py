@@ -20,7 +20,7 @@ from gym_core.cli import main
 from gym_core.collect import read_results
 from gym_core.tasks_file import load_tasks
 from tests.conftest import gym_stack, scripted_engine
-from tests.gym_core.test_protocol import PEER_DATA
+from tests.gym_core.test_protocol import peer_rows_file
 
 RULES = [
     {"match": "What is 2\\+2", "reply": "It is \\boxed{4}."},
@@ -122,9 +122,7 @@ def test_a_retry_cut_short_never_counts_a_sample_twice(engine: str, tmp_path: Pa
 
 
 def test_the_peer_math_rows_run_unchanged(engine: str, tmp_path: Path) -> None:
-    rows = PEER_DATA / "math_with_judge" / "example.jsonl"
-    if not rows.exists():
-        pytest.skip(f"the peer's rows are not at {rows}")
+    rows = peer_rows_file("math_with_judge")
     out = tmp_path / "out.jsonl"
     assert (
         main(["rollout", str(rows), "--env", "math", "--out", str(out), "--policy-url", engine])

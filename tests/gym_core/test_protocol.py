@@ -8,22 +8,17 @@ from pydantic import ValidationError
 
 from gym_core.protocol import Message, SamplingParams, Task
 
-# The checkout's sibling `shared/`, found from the main checkout and from its worktrees alike.
-PEER_DATA = next(
-    (
-        found
-        for parent in Path(__file__).resolve().parents
-        if (found := parent / "shared" / "peer_data" / "nemo_gym").is_dir()
-    ),
-    Path(__file__).resolve().parents[3] / "shared" / "peer_data" / "nemo_gym",
-)
+PEER_ROWS = Path(__file__).resolve().parents[1] / "environments" / "peer_rows"
+"""NeMo Gym's example rows, vendored (Apache-2.0, see the NOTICE there)."""
+
+
+def peer_rows_file(name: str) -> Path:
+    """The vendored rows of one of NeMo Gym's resources servers."""
+    return next(PEER_ROWS.rglob(f"{name}.jsonl"))
 
 
 def peer_rows(name: str) -> list[dict]:
-    path = PEER_DATA / name / "example.jsonl"
-    if not path.exists():
-        pytest.skip(f"the peer's example rows are not at {path}")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in peer_rows_file(name).read_text().splitlines() if line]
 
 
 def test_a_prompt_string_is_one_user_message() -> None:

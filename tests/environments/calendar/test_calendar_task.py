@@ -13,14 +13,12 @@ from environments.calendar.schedule import After, At, Before, Between, Entry, Wo
 from environments.calendar.solver import solve
 from environments.calendar.task import CalendarTask, parse_constraint
 from gym_core.protocol import Task
-from tests.gym_core.test_protocol import PEER_DATA
+from tests.gym_core.test_protocol import peer_rows_file
 
-PEER_ROWS = PEER_DATA / "calendar" / "example.jsonl"
+PEER_ROWS = peer_rows_file("calendar")
 
 
 def peer_rows() -> list[dict[str, Any]]:
-    if not PEER_ROWS.exists():
-        pytest.skip(f"the peer's rows are not at {PEER_ROWS}")
     return [orjson.loads(line) for line in PEER_ROWS.read_bytes().splitlines()]
 
 
