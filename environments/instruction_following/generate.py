@@ -20,13 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from environments.instruction_following.checkers import CHECKERS, CONSTRAINED_ANSWERS
 from environments.instruction_following.draft import LANGUAGES, Draft, render
 from environments.instruction_following.grading import grade
 from environments.instruction_following.text import sentences, words
-from gym_core.hub.solutions import Cheat, Solution, cheats_jsonl, solutions_jsonl
+from gym_core.hub.solutions import Cheat, Solution, cheats_jsonl, solutions_jsonl, tasks_jsonl
 
 __all__ = ["TASKS", "generate_tasks", "task_set"]
 
@@ -417,7 +415,7 @@ def cheats(tasks: list[tuple[dict[str, Any], str]]) -> list[Cheat]:
 def main() -> None:
     tasks = task_set()
     assert set(SPECS) <= set(CHECKERS)
-    TASKS.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row, _ in tasks))
+    TASKS.write_bytes(tasks_jsonl(row for row, _ in tasks))
     made = [
         Solution(id=row["id"], reference=ref, wrong=wrong_answer(row, ref)) for row, ref in tasks
     ]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gym_core.hub.solutions import Cheat, Solution, cheats_jsonl, solutions_jsonl
+from gym_core.hub.solutions import Cheat, Solution, cheats_jsonl, solutions_jsonl, tasks_jsonl
 
 __all__ = ["QUESTIONS", "generate_tasks", "question_set"]
 
@@ -227,10 +227,9 @@ def cheats(rows: list[dict[str, Any]]) -> list[Cheat]:
 
 
 def main() -> None:
-    import orjson
 
     rows = question_set()
-    QUESTIONS.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+    QUESTIONS.write_bytes(tasks_jsonl(rows))
     SOLUTIONS.write_bytes(solutions_jsonl(solutions(rows)))
     CHEATS.write_bytes(cheats_jsonl(cheats(rows)))
 

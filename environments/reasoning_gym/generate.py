@@ -19,7 +19,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from gym_core.hub.solutions import Cheat, Solution, cheats_jsonl, solutions_jsonl
+from gym_core.hub.solutions import Cheat, Solution, cheats_jsonl, solutions_jsonl, tasks_jsonl
 
 __all__ = ["FAMILIES", "TASKS", "family_tasks", "generate_tasks", "task_set"]
 
@@ -150,10 +150,9 @@ def cheats(rows: list[dict[str, Any]]) -> list[Cheat]:
 
 
 def main() -> None:
-    import orjson
 
     rows = task_set()
-    TASKS.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+    TASKS.write_bytes(tasks_jsonl(rows))
     SOLUTIONS.write_bytes(solutions_jsonl(solutions(rows)))
     CHEATS.write_bytes(cheats_jsonl(cheats(rows)))
 

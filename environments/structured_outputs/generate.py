@@ -29,6 +29,7 @@ from gym_core.hub.solutions import (
     Solution,
     cheats_jsonl,
     solutions_jsonl,
+    tasks_jsonl,
 )
 
 __all__ = ["TASKS", "generate_tasks", "task_set"]
@@ -352,7 +353,7 @@ def _tool_cheats(row: dict[str, Any], record: dict[str, Any], text: str) -> dict
 
 def main() -> None:
     tasks = task_set()
-    TASKS.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row, _ in tasks))
+    TASKS.write_bytes(tasks_jsonl(row for row, _ in tasks))
     made = [
         Solution(
             id=row["id"],

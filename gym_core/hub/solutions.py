@@ -36,9 +36,9 @@ expected output from its surroundings, tool calls that should not pay...).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from pydantic import Field, JsonValue, ValidationError
@@ -158,6 +158,11 @@ def solutions_jsonl(solutions: Iterable[Solution]) -> bytes:
 def cheats_jsonl(cheats: Iterable[Cheat]) -> bytes:
     """`cheats` as a cheats file, one row a line: what scripts that make them write."""
     return _jsonl(cheats)
+
+
+def tasks_jsonl(rows: Iterable[Mapping[str, Any]]) -> bytes:
+    """Task rows as a tasks file, one row a line: what scripts that generate datasets write."""
+    return b"".join(orjson.dumps(row) + b"\n" for row in rows)
 
 
 def _jsonl(rows: Iterable[Model]) -> bytes:
