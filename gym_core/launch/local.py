@@ -38,12 +38,11 @@ from gym_core.launch.plan import AGENT, POLICY, ServiceSpec, build_app, plan_ser
 from gym_core.launch.supervision import CrashLoop, Supervisor, describe_exit
 from gym_core.metrics import ServiceMetrics
 from gym_core.processes import die_with_parent, forget_parents_fork_server
-from gym_core.service import serve
+from gym_core.service import LISTEN_BACKLOG, serve
 
 __all__ = ["LaunchError", "LocalLauncher", "Running", "ServiceProcess", "start_service"]
 
 STOP_GRACE_S = 8.0
-LISTEN_BACKLOG = 2048
 HEALTH_POLL_S = 0.02
 
 
