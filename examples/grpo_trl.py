@@ -1,6 +1,6 @@
 """GRPO with TRL through RL Gym: SmolLM2-135M learns single-digit additions on a CPU.
 
-    uv run python examples/grpo_trl.py             # 12 steps, a few minutes on 2 cores
+    uv run --extra trl python examples/grpo_trl.py           # 12 steps, a few minutes on 2 cores
 
 The TRL twin of `examples/grpo_torch.py`: the same task, with TRL's `GRPOTrainer` doing the
 update. The trainer serves the model it trains (`LivePolicy`), `gym serve math --policy-url`

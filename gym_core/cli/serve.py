@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import signal
 import threading
 import time
@@ -119,6 +120,11 @@ def _launcher(config: GymConfig, envs: list[str], cluster: str | None) -> Launch
         from gym_core.launch.local import LocalLauncher  # imports the services: only now
 
         return LocalLauncher(config, envs)
+    if importlib.util.find_spec("ray") is None:
+        raise ConfigError(
+            "--cluster needs Ray, which is not installed: `pip install 'rl-gym[cluster]'`"
+            " (or `uv sync --extra cluster` in a checkout)"
+        )
     from gym_core.launch.ray_cluster import RayLauncher  # imports ray: only now
 
     return RayLauncher(config, envs, cluster)

@@ -282,3 +282,15 @@ def test_the_token_comes_from_a_file_kept_out_of_ps(tmp_path: Path) -> None:
     config = load_cli_config(parser.parse_args(["--token-file", str(secret)]))
     assert config.serve.token == "a-long-secret-token"
     assert main(["serve", "math", "--token-file", str(tmp_path / "missing")]) == 2
+
+
+def test_cluster_without_ray_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ray is the `cluster` extra, not installed by the main command: --cluster says so."""
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails, as when not installed
+    assert main(["serve", "math", "--cluster", "local"]) == 2
+    err = capsys.readouterr().err
+    assert "--cluster needs Ray" in err
+    assert "rl-gym[cluster]" in err
+    assert "Traceback" not in err
