@@ -151,13 +151,18 @@ class Company:
         self.refused: Counter[str] = Counter()
         """Calls a tool refused (no such id, a bad value), by tool."""
 
+    @classmethod
+    def load(cls, data: bytes, sizes: dict[str, int]) -> Company:
+        """A company from its database's bytes (`db.serialize()`)."""
+        db = sqlite3.connect(":memory:", check_same_thread=False)
+        db.deserialize(data)
+        return cls(db, sizes)
+
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "db": self.db.serialize()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        db = sqlite3.connect(":memory:", check_same_thread=False)
-        db.deserialize(state["db"])
-        self.__dict__.update(state, db=db)
+        self.__dict__.update(state, db=Company.load(state["db"], state["sizes"]).db)
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         cursor = self.db.execute(sql, params)
@@ -169,12 +174,12 @@ class Company:
         row the session created matches whatever id it got."""
         state: Snapshot = {}
         for table in TABLES:
-            made = Counter[tuple[Any, ...]]()
-            for row in self.db.execute(f"SELECT * FROM {table.name}"):
-                if table.key is not None and int(row[0]) >= self.sizes[table.name]:
-                    row = (None, *row[1:])
-                made[tuple(row)] += 1
-            state[table.name] = made
+            columns = ", ".join(f'"{column}"' for column in table.columns)
+            if table.key is not None:
+                key, size = table.key, self.sizes[table.name]
+                made = f'CASE WHEN CAST("{key}" AS INTEGER) < {size:d} THEN "{key}" END'
+                columns = columns.replace(f'"{key}"', made, 1)
+            state[table.name] = Counter(self.db.execute(f"SELECT {columns} FROM {table.name}"))
         return state
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -28,8 +29,9 @@ from resources_server.cpu_pool import CpuPool
 
 __all__ = ["Call", "WorkplaceServer", "WorkplaceTask", "sizes_for"]
 
-EXPECTED_CACHE = 512
-"""Reference end states kept per server: the samples of a group share one."""
+PREPARED_CACHE = 256
+"""Tasks whose start and reference end state a server keeps (about 100 kB each): the samples
+of a group share them."""
 _ID_ARGUMENTS = {"email_id": "emails", "event_id": "events", "task_id": "tasks",
                  "customer_id": "customers"}  # fmt: skip
 
@@ -74,6 +76,14 @@ def sizes_for(ground_truth: list[Call]) -> dict[str, int]:
     return sizes
 
 
+@dataclass(frozen=True)
+class Prepared:
+    start: bytes
+    """The starting database, serialized: a session's copy loads in a fraction of a
+    millisecond, where building it takes several."""
+    expected: Snapshot
+
+
 class WorkplaceServer(
     DirectoryTools,
     MailTools,
@@ -89,28 +99,29 @@ class WorkplaceServer(
 
     def __init__(self, settings: BaseModel, cpu: CpuPool) -> None:
         super().__init__(settings, cpu)
-        self._expected: OrderedDict[tuple[int, bytes], Snapshot] = OrderedDict()
+        self._prepared: OrderedDict[tuple[int, bytes], Prepared] = OrderedDict()
 
     async def seed(self, task: WorkplaceTask) -> Company:
-        """A fresh company; its reference end state is made (or found) now, so a reference
-        call that fails is the task's fault (422 naming `task.ground_truth`)."""
-        assert task.company_seed is not None
-        await self.expected(task)
-        return build(task.company_seed, sizes_for(task.ground_truth))
+        """A fresh copy of the task's company; a reference call that fails is the task's
+        fault (422 naming `task.ground_truth`)."""
+        prepared = await self.prepared(task)
+        return Company.load(prepared.start, sizes_for(task.ground_truth))
 
-    async def expected(self, task: WorkplaceTask) -> Snapshot:
-        """The end state of the reference calls on the task's company."""
+    async def prepared(self, task: WorkplaceTask) -> Prepared:
+        """The task's starting database and the end state of its reference calls, made on
+        first use and kept for the task's other samples."""
         assert task.company_seed is not None
         key = (task.company_seed, task.calls_key())
-        if key not in self._expected:
+        if key not in self._prepared:
             company = build(task.company_seed, sizes_for(task.ground_truth))
+            start = company.db.serialize()
             for number, call in enumerate(task.ground_truth):
                 await self.replay(company, call, f"task.ground_truth[{number}]")
-            self._expected[key] = company.snapshot()
-            if len(self._expected) > EXPECTED_CACHE:
-                self._expected.popitem(last=False)
-        self._expected.move_to_end(key)
-        return self._expected[key]
+            self._prepared[key] = Prepared(start=start, expected=company.snapshot())
+            if len(self._prepared) > PREPARED_CACHE:
+                self._prepared.popitem(last=False)
+        self._prepared.move_to_end(key)
+        return self._prepared[key]
 
     async def replay(self, company: Company, call: Call, where: str) -> Any:
         """Run one call as the model's would run, through the tool's argument checks."""
@@ -124,7 +135,7 @@ class WorkplaceServer(
             raise ToolError(f"{where}: {call.name}: {error}") from None
 
     async def verify(self, task: WorkplaceTask, trajectory: Trajectory, state: Company) -> Verdict:
-        expected, reached = await self.expected(task), state.snapshot()
+        expected, reached = (await self.prepared(task)).expected, state.snapshot()
         differ = [table.name for table in TABLES if expected[table.name] != reached[table.name]]
         metrics: dict[str, Any] = {
             "tool_calls_made": dict(state.calls),
