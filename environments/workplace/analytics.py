@@ -6,7 +6,7 @@ from typing import Any
 
 from environments.workplace import records
 from environments.workplace.calls import counted
-from environments.workplace.company import TRAFFIC_SOURCES, Company
+from environments.workplace.company import TRAFFIC_SOURCES, Company, format_id
 from resources_server import ToolError
 
 __all__ = ["AnalyticsTools"]
@@ -39,7 +39,8 @@ class AnalyticsTools:
         Args:
             visitor_id: The visitor's 8-digit id.
         """
-        found = company.rows("SELECT * FROM analytics WHERE visitor_id = ?", (visitor_id,))
+        wanted = format_id(int(visitor_id)) if visitor_id.strip().isdigit() else visitor_id
+        found = company.rows("SELECT * FROM analytics WHERE visitor_id = ?", (wanted,))
         if not found:
             raise ToolError(f"no visits by visitor_id {visitor_id!r}")
         return found

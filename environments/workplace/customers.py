@@ -23,13 +23,6 @@ CHECKS: dict[str, records.Check] = {
     "notes": lambda company, field, value: value.strip(),
     "follow_up_by": records.date,
 }
-_EXACT = ("customer_email", "product_interest", "status", "assigned_to_email")
-_RANGES = (
-    ("last_contact_date", ">=", "last_contact_date_min"),
-    ("last_contact_date", "<=", "last_contact_date_max"),
-    ("follow_up_by", ">=", "follow_up_by_min"),
-    ("follow_up_by", "<=", "follow_up_by_max"),
-)
 
 
 class CustomerTools:
@@ -65,17 +58,26 @@ class CustomerTools:
             page: Which page of results, from 1.
             page_size: Customers per page.
         """
-        given = locals()
+        exact = {
+            "customer_email": customer_email, "product_interest": product_interest,
+            "status": status, "assigned_to_email": assigned_to_email,
+        }  # fmt: skip
+        ranges = (
+            ("last_contact_date", ">=", "last_contact_date_min", last_contact_date_min),
+            ("last_contact_date", "<=", "last_contact_date_max", last_contact_date_max),
+            ("follow_up_by", ">=", "follow_up_by_min", follow_up_by_min),
+            ("follow_up_by", "<=", "follow_up_by_max", follow_up_by_max),
+        )
         sql = "SELECT * FROM customers WHERE lower(customer_name) LIKE ?"
         params = [f"%{customer_name.strip().lower()}%"]
-        for field in _EXACT:
-            if given[field].strip():
+        for field, value in exact.items():
+            if value.strip():
                 sql += f" AND lower({field}) = ?"
-                params.append(given[field].strip().lower())
-        for field, compare, argument in _RANGES:
-            if given[argument].strip():
+                params.append(value.strip().lower())
+        for field, compare, argument, value in ranges:
+            if value.strip():
                 sql += f" AND {field} != '' AND {field} {compare} ?"
-                params.append(records.date(company, argument, given[argument]))
+                params.append(records.date(company, argument, value))
         found = company.rows(sql + " ORDER BY customer_id", tuple(params))
         return records.page_of(found, page, page_size)
 
@@ -106,12 +108,17 @@ class CustomerTools:
             notes: Anything worth remembering.
             follow_up_by: When to follow up, YYYY-MM-DD.
         """
-        given = locals()
-        values = {
-            field: check(company, field, given[field])
-            for field, check in CHECKS.items()
-            if given[field].strip() or field in ("customer_name", "assigned_to_email", "status")
-        }
+        given = {
+            "customer_email": customer_email, "customer_phone": customer_phone,
+            "last_contact_date": last_contact_date, "product_interest": product_interest,
+            "notes": notes, "follow_up_by": follow_up_by,
+        }  # fmt: skip
+        required = {
+            "customer_name": customer_name, "assigned_to_email": assigned_to_email,
+            "status": status,
+        }  # fmt: skip
+        optional = {field: value for field, value in given.items() if value.strip()}
+        values = records.checked(company, CHECKS, required | optional)
         return records.insert(company, "customers", values)
 
     @counted

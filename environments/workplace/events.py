@@ -103,8 +103,10 @@ class EventTools:
             event_start: When it starts, YYYY-MM-DD HH:MM:SS.
             duration: How long it lasts, in minutes.
         """
-        given = locals()
-        values = {field: check(company, field, given[field]) for field, check in CHECKS.items()}
+        values = records.checked(company, CHECKS, {
+            "event_name": event_name, "participant_email": participant_email,
+            "event_start": event_start, "duration": duration,
+        })  # fmt: skip
         _in_hours(values)
         return records.insert(company, "events", values)
 

@@ -87,8 +87,10 @@ class ProjectTools:
             due_date: When it is due, YYYY-MM-DD.
             board: Back end, Front end or Design.
         """
-        given = locals()
-        values = {field: check(company, field, given[field]) for field, check in CHECKS.items()}
+        values = records.checked(company, CHECKS, {
+            "task_name": task_name, "assigned_to_email": assigned_to_email,
+            "list_name": list_name, "due_date": due_date, "board": board,
+        })  # fmt: skip
         return records.insert(company, "tasks", values)
 
     @counted

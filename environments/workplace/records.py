@@ -19,7 +19,9 @@ from resources_server import ToolError
 __all__ = [
     "Check",
     "address",
+    "checked",
     "choice",
+    "colleague",
     "date",
     "delete",
     "field_of",
@@ -90,6 +92,11 @@ def choice(*allowed: str) -> Check:
         return by_lower[value.strip().lower()]
 
     return check
+
+
+def checked(company: Company, checks: dict[str, Check], values: dict[str, str]) -> dict[str, str]:
+    """`values` as they are stored, each through its field's check."""
+    return {field: checks[field](company, field, value) for field, value in values.items()}
 
 
 def _parsed(field: str, value: str, form: str, shown: str) -> str:

@@ -162,6 +162,28 @@ async def test_bad_calls_are_refused_naming_the_field_and_counted(url: str) -> N
     assert verdict["metrics"]["invalid_calls"] == 3
 
 
+async def test_values_are_stored_canonically_found_in_any_case_and_paged(url: str) -> None:
+    row = reassign_task()
+    search = "customer_relationship_manager_search_customers"
+    async with HttpClient(timeout_s=30) as http:
+        session = await open_session(http, url, row)
+        updated = await call(http, url, session, UPDATE, customer_id="7", field="status",
+                             new_value="won")  # fmt: skip
+        won = await call(http, url, session, search, status="WON", page_size=50)
+        first, second = [
+            await call(http, url, session, search, page=page, page_size=3) for page in (1, 2)
+        ]
+        event = await call(http, url, session, "calendar_create_event", event_name="Sync",
+                           participant_email="Raj.Patel@atlas.com",
+                           event_start="2023-12-01 09:00:00", duration="30")  # fmt: skip
+    assert orjson.loads(updated["output"])["status"] == "Won"
+    assert "00000007" in [c["customer_id"] for c in orjson.loads(won["output"])]
+    ids = [c["customer_id"] for page in (first, second) for c in orjson.loads(page["output"])]
+    assert ids == [f"{n:08d}" for n in range(6)]
+    made = orjson.loads(event["output"])
+    assert (made["event_id"], made["participant_email"]) == ("00000060", "raj.patel@atlas.com")
+
+
 def test_a_company_survives_pickling_as_shared_sessions_keep_it() -> None:
     company = build(7, SIZES)
     company.db.execute("DELETE FROM customers WHERE customer_id = '00000003'")
