@@ -1,5 +1,6 @@
 """The Prometheus metrics of one service: requests, latencies, in-flight, failures by kind,
-restarts and the event loop's lag, in a `prometheus_client` registry of its own.
+restarts and the event loop's lag, in a `prometheus_client` registry of its own; and
+`Exposition`, the same text read back (by `gym status`, `gym hub validate` and the tests).
 
 A registry per app (never the process-global one) keeps tests and multi-app processes
 independent. Series carry no `service` label of their own: the app's name is added to every
@@ -8,13 +9,15 @@ sample as it is exposed, so that series of several services can be told apart on
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-__all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS_S", "PREFIX", "ServiceMetrics"]
+__all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS_S", "PREFIX", "Exposition", "ServiceMetrics"]
 
 PREFIX = "rlgym_"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -116,3 +119,30 @@ class _ServiceSamples(Collector):
                 if not sample.name.endswith("_created")
             ]
             yield metric
+
+
+class Exposition:
+    """One service's `/metrics`, parsed: samples by name (`rlgym_rollouts_total`, ...)."""
+
+    def __init__(self, text: str) -> None:
+        self.samples: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                self.samples[sample.name].append((sample.labels, sample.value))
+
+    def value(self, name: str, **labels: str) -> float:
+        """The sum of the samples `rlgym_<name>` whose labels include `labels`."""
+        return sum(
+            value
+            for found, value in self.samples.get(PREFIX + name, ())
+            if labels.items() <= found.items()
+        )
+
+    def label_values(self, name: str, label: str) -> list[str]:
+        """The values `label` takes in the samples `rlgym_<name>`, sorted."""
+        return sorted({found[label] for found, _ in self.samples.get(PREFIX + name, ())})
+
+    def mean(self, histogram: str, **labels: str) -> float | None:
+        """A histogram's mean (sum over count); None before its first observation."""
+        count = self.value(f"{histogram}_count", **labels)
+        return self.value(f"{histogram}_sum", **labels) / count if count else None

@@ -7,50 +7,21 @@ server, whose `/metrics` are read too. The text is parsed with `prometheus_clien
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
 from dataclasses import dataclass
 
-from prometheus_client.parser import text_string_to_metric_families
 from pydantic import TypeAdapter, ValidationError
 
 from gym_core.errors import ServiceError, ServiceFailed, ServiceRejected
 from gym_core.http_client import HttpClient
-from gym_core.metrics import PREFIX
+from gym_core.metrics import Exposition
 from gym_core.protocol import EnvInfo
 
-__all__ = ["STAGES", "EnvStatus", "Exposition", "ServiceStatus", "StackStatus", "read_stack"]
+__all__ = ["STAGES", "EnvStatus", "ServiceStatus", "StackStatus", "read_stack"]
 
 STAGES = ("policy", "tool", "verify", "env_turn")
 SCRAPE_TIMEOUT_S = 5.0
-AGENT_SERIES = f"{PREFIX}rollouts_admitted"
+AGENT_SERIES = "rlgym_rollouts_admitted"
 """A series only the agent server exposes: its absence means the endpoint is something else."""
-
-
-class Exposition:
-    """One service's `/metrics`, parsed: samples by name (`rlgym_rollouts_total`, ...)."""
-
-    def __init__(self, text: str) -> None:
-        self.samples: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                self.samples[sample.name].append((sample.labels, sample.value))
-
-    def value(self, name: str, **labels: str) -> float:
-        """The sum of the samples `rlgym_<name>` whose labels include `labels`."""
-        return sum(
-            value
-            for found, value in self.samples.get(PREFIX + name, ())
-            if labels.items() <= found.items()
-        )
-
-    def label_values(self, name: str, label: str) -> list[str]:
-        """The values `label` takes in the samples `rlgym_<name>`, sorted."""
-        return sorted({found[label] for found, _ in self.samples.get(PREFIX + name, ())})
-
-    def mean(self, histogram: str, **labels: str) -> float | None:
-        """A histogram's mean (sum over count); None before its first observation."""
-        count = self.value(f"{histogram}_count", **labels)
-        return self.value(f"{histogram}_sum", **labels) / count if count else None
 
 
 @dataclass

@@ -13,8 +13,8 @@ import pytest
 
 from gym_core.launch.local import Running
 from gym_core.launch.plan import AGENT
+from gym_core.metrics import Exposition
 from gym_core.rollout_client import AsyncRolloutClient
-from gym_core.stack_status import Exposition
 from tests.conftest import gym_stack, scripted_engine
 
 RULES: list[dict[str, Any]] = [

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from gym_core.launch.local import start_service, stop_processes
+from gym_core.metrics import Exposition
 from gym_core.service import create_service_app, loopback_hosts
-from gym_core.stack_status import Exposition
 from tests.conftest import wait_healthy
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from gym_core.errors import ServiceRejected, ServiceTimeout
 from gym_core.http_client import HttpClient
+from gym_core.metrics import Exposition
 from gym_core.settings import ResourcesServerSettings
-from gym_core.stack_status import Exposition
 from tests.conftest import resources_server
 
 SETTINGS = ResourcesServerSettings(
