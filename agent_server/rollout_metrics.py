@@ -8,6 +8,7 @@ The running and queued counts are plain numbers the runner keeps; they are read 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import get_args
 
@@ -65,7 +66,7 @@ class RolloutMetrics:
         self.stage_observers: dict[str, StageObserver] = {}
         """Per environment, what its episodes tell the time of each stage call."""
         for env in envs:
-            running_gauge.labels(env).set_function(_difference(running, {}, env))
+            running_gauge.labels(env).set_function(functools.partial(running.__getitem__, env))
             queued_gauge.labels(env).set_function(_difference(admitted, running, env))
             self._results[env] = {
                 status: results.labels(env, status) for status in get_args(RolloutStatus)
@@ -96,4 +97,4 @@ def _difference(
     counts: Mapping[str, int], less: Mapping[str, int], env: str
 ) -> Callable[[], float]:
     """`counts[env] - less[env]` as it is when called (a gauge's value when scraped)."""
-    return lambda: counts[env] - less.get(env, 0)
+    return lambda: counts[env] - less[env]
