@@ -82,6 +82,7 @@ def render(
         for kind, count in sorted(env.failures.items()):
             failures.add_row(env.env, kind, str(count))
     services = _table("services", "service", "url", "in flight", "loop lag ms", "restarts")
+    services.columns[1].justify = "left"
     for service in status.services:
         services.add_row(
             service.name,
