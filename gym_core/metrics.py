@@ -17,7 +17,14 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-__all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS_S", "PREFIX", "Exposition", "ServiceMetrics"]
+__all__ = [
+    "CONTENT_TYPE",
+    "LATENCY_BUCKETS_S",
+    "POLICY_SERVER_INFO",
+    "PREFIX",
+    "Exposition",
+    "ServiceMetrics",
+]
 
 PREFIX = "rlgym_"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -27,6 +34,9 @@ LATENCY_BUCKETS_S = (
     *(1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
 )
 """From a loopback hop (about a millisecond) to a long generation of a real model."""
+POLICY_SERVER_INFO = "policy_server_info"
+"""The agent server's gauge (always 1) whose `url` label names its policy server, so that
+`gym status` finds it from the agent's address alone."""
 
 
 class ServiceMetrics:

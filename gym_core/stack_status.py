@@ -1,7 +1,8 @@
 """A running stack's state, read from its `/metrics`: what `gym status` shows.
 
-The agent server's address is all it needs: `GET /v1/envs` names each environment's resources
-server, whose `/metrics` are read too. The text is parsed with `prometheus_client`'s parser.
+The agent server's address is all it needs: its `/metrics` name its policy server and
+`GET /v1/envs` each environment's resources server, whose `/metrics` are read too. The text
+is parsed with `prometheus_client`'s parser.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from gym_core.errors import ServiceError, ServiceFailed, ServiceRejected
 from gym_core.http_client import HttpClient
-from gym_core.metrics import Exposition
+from gym_core.metrics import POLICY_SERVER_INFO, Exposition
 from gym_core.protocol import EnvInfo
 
 __all__ = ["STAGES", "EnvStatus", "ServiceStatus", "StackStatus", "read_stack"]
@@ -83,12 +84,13 @@ async def read_stack(endpoint: str, token: str | None = None) -> StackStatus:
             raise ServiceError(
                 f"{endpoint}/metrics", "not an RL Gym agent server (no rollout metrics)"
             )
-        resources = sorted({env.resources_url.rstrip("/") for env in envs})
+        policy = [url.rstrip("/") for url in agent.label_values(POLICY_SERVER_INFO, "url")]
+        others = policy + sorted({env.resources_url.rstrip("/") for env in envs})
         scraped = await asyncio.gather(
-            *(_scrape(http, url) for url in resources), return_exceptions=True
+            *(_scrape(http, url) for url in others), return_exceptions=True
         )
     services = [_service(endpoint, agent)]
-    for url, found in zip(resources, scraped, strict=True):
+    for url, found in zip(others, scraped, strict=True):
         if isinstance(found, Exposition):
             services.append(_service(url, found))
         elif isinstance(found, ServiceError):

@@ -44,9 +44,8 @@ def test_once_prints_each_env_with_its_counts_and_each_service(
     assert float(policy) > 0
     assert float(verify) > 0
     assert (tool, env_turn) == ("-", "-")  # none was made
-    for url in running.urls.values():
-        if url != running.urls.get("policy"):
-            assert url in out
+    for url in running.urls.values():  # agent, policy and resources servers
+        assert url in out
 
 
 def test_an_unreachable_endpoint_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
