@@ -28,6 +28,7 @@ from agent_server.runner import BatchRunning, QueueFull, RolloutRunner
 from gym_core.config import unknown_name_message
 from gym_core.errors import ServiceError, ServiceRejected
 from gym_core.http_client import PROCESSED_HEADER, HttpClient
+from gym_core.metrics import POLICY_SERVER_INFO
 from gym_core.open_files import open_files_needed, raise_open_file_limit
 from gym_core.protocol import (
     CancelledBatch,
@@ -81,6 +82,9 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
             await http.close()
 
     app = create_service_app(settings.name, token=settings.token, lifespan=lifespan)
+    app.state.metrics.gauge(
+        POLICY_SERVER_INFO, "The policy server this agent server calls (its url).", ("url",)
+    ).labels(settings.policy_url).set(1)
     runner = RolloutRunner(settings, http, app.state.metrics)
     control = runner.control
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import orjson
 from pydantic import JsonValue
@@ -37,7 +39,15 @@ from gym_core.protocol import (
 )
 from gym_core.token_view import build_token_view
 
-__all__ = ["Episode"]
+__all__ = ["Episode", "Stage", "StageObserver"]
+
+Stage = Literal["policy", "tool", "verify", "env_turn"]
+StageObserver = Callable[[Stage, float], None]
+"""Told the seconds of each call of a stage as the episode makes it (the server's metrics)."""
+
+
+def _ignore_stage(stage: Stage, seconds: float) -> None:
+    pass
 
 
 @dataclass
@@ -55,6 +65,7 @@ class Episode:
     max_staleness: int | None = None
     run_tool_calls: bool = True
     """False: a turn with tool calls is the final answer, and its calls are not run."""
+    observe_stage: StageObserver = _ignore_stage
     messages: list[Message] = field(default_factory=list)
     turns: list[Turn] = field(default_factory=list)
     timing: Timing = field(default_factory=Timing)
@@ -81,7 +92,7 @@ class Episode:
             verify_started = time.perf_counter()
             verdict = await self.resources.verify(session_id, self.messages, self.turns)
             session_id = None  # verify closed it
-            self.timing.verify_s = time.perf_counter() - verify_started
+            self.timing.verify_s = self._since("verify", verify_started)
             if verdict.failure is not None:
                 return self.failed(verdict.failure)
             return self._result(
@@ -111,7 +122,7 @@ class Episode:
                 self.truncated_by = "context"
                 return "truncated"
             finally:
-                self.timing.policy_s += time.perf_counter() - policy_started
+                self.timing.policy_s += self._since("policy", policy_started)
             self.messages.append(message)
             self.turns.append(turn)
             self.messages_in_ids = len(self.messages)
@@ -122,19 +133,25 @@ class Episode:
             if message.tool_calls and not self.run_tool_calls:
                 return "completed"
             if message.tool_calls:
-                tools_started = time.perf_counter()
                 for call in message.tool_calls:
                     self.messages.append(await self._run_tool(session_id, call, tool_names))
-                self.timing.tools_s += time.perf_counter() - tools_started
                 continue
             if interactive:
+                env_started = time.perf_counter()
                 reply = await self.resources.respond(session_id, self.messages)
+                self.timing.env_s += self._since("env_turn", env_started)
                 if not reply.done:
                     self.messages.extend(reply.messages)
                     continue
             return "completed"
         self.truncated_by = "max_turns"
         return "truncated"
+
+    def _since(self, stage: Stage, started: float) -> float:
+        """Seconds since `started`, told to `observe_stage` as one call of `stage`."""
+        seconds = time.perf_counter() - started
+        self.observe_stage(stage, seconds)
+        return seconds
 
     def _check_fresh(self, version: int) -> None:
         """End the episode as `stale` when a turn at `version` would be more than
@@ -182,7 +199,9 @@ class Episode:
             return f"error: the arguments of {name} are not valid JSON ({error})", True
         if not isinstance(arguments, dict):
             return f"error: the arguments of {name} must be a JSON object", True
+        started = time.perf_counter()
         result = await self.resources.call_tool(session_id, name, arguments)
+        self.timing.tools_s += self._since("tool", started)
         return result.output, result.is_error
 
     def failed(self, failure: Failure) -> RolloutResult:

@@ -15,6 +15,7 @@ closed, its partial trajectory kept), never a lost rollout or a crashed batch.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import hashlib
 import logging
@@ -25,6 +26,7 @@ from typing import Any
 from agent_server.clients import PolicyClient, ResourcesClient
 from agent_server.episode import Episode
 from agent_server.policy_control import PolicyControl
+from agent_server.rollout_metrics import RolloutMetrics
 from gym_core.http_client import HttpClient
 from gym_core.metrics import ServiceMetrics
 from gym_core.protocol import (
@@ -91,11 +93,12 @@ class RolloutRunner:
         self, settings: AgentServerSettings, http: HttpClient, metrics: ServiceMetrics
     ) -> None:
         self.settings = settings
-        self.metrics = metrics
         self._slots = asyncio.Semaphore(settings.max_concurrency)
-        self._running = 0
-        self._admitted = 0
-        """Samples running or waiting for a slot."""
+        self._running = dict.fromkeys(settings.envs, 0)
+        """Samples running, per environment."""
+        self._admitted = dict.fromkeys(settings.envs, 0)
+        """Samples running or waiting for a slot, per environment."""
+        self.metrics = RolloutMetrics(metrics, settings.envs, self._running, self._admitted)
         self.capacity = settings.max_concurrency + settings.max_queue
         self._batches: dict[str, Batch] = {}
         self.control = PolicyControl(http, settings.policy_url)
@@ -134,6 +137,7 @@ class RolloutRunner:
             episode_id=f"{group_id}-{sample_index}",
             max_turns=route.agent.max_turns,
             run_tool_calls=route.agent.run_tool_calls,
+            observe_stage=self.metrics.stage_observers[task.env],
             sampling=settings,
             policy=self.policy,
             resources=self.resources[task.env],
@@ -153,14 +157,13 @@ class RolloutRunner:
                 this.uncancel()
             message = f"the trainer cancelled batch {batch.id!r}"
             result = episode.failed(Failure(kind="cancelled", message=message))
-        if result.failure is not None:
-            self.metrics.count_failure(result.failure.kind)
+        self.metrics.record(result)
         return result
 
     async def _run(self, episode: Episode) -> RolloutResult:
+        env = episode.task.env
         async with self._slots:
-            self._running += 1
-            self.metrics.set_gauge("rollouts_running", self._running)
+            self._running[env] += 1
             try:
                 return await episode.run()
             except Exception as error:
@@ -168,21 +171,21 @@ class RolloutRunner:
                 message = f"{type(error).__name__}: {error}"
                 return episode.failed(Failure(kind="internal_error", message=message))
             finally:
-                self._running -= 1
-                self.metrics.set_gauge("rollouts_running", self._running)
+                self._running[env] -= 1
 
-    def _admit(self, samples: int) -> None:
-        if self._admitted + samples > self.capacity:
+    def _admit(self, samples: collections.Counter[str]) -> None:
+        """Take `samples` (a count per environment) into the queue, or refuse them all."""
+        admitted = sum(self._admitted.values())
+        if admitted + samples.total() > self.capacity:
             raise QueueFull(
-                f"{self._admitted} rollouts are running or queued and {samples} more would "
+                f"{admitted} rollouts are running or queued and {samples.total()} more would "
                 f"overfill the queue (max_concurrency + max_queue = {self.capacity})"
             )
-        self._admitted += samples
-        self.metrics.set_gauge("rollouts_admitted", self._admitted)
+        for env, count in samples.items():
+            self._admitted[env] += count
 
-    def _release(self) -> None:
-        self._admitted -= 1
-        self.metrics.set_gauge("rollouts_admitted", self._admitted)
+    def _release(self, env: str) -> None:
+        self._admitted[env] -= 1
 
     async def rollout_admitted(
         self,
@@ -193,13 +196,13 @@ class RolloutRunner:
         sampling: SamplingParams | None,
     ) -> RolloutResult:
         """`rollout`, once the queue has room for it (else `QueueFull`)."""
-        self._admit(1)
+        self._admit(collections.Counter({task.env: 1}))
         try:
             return await self.rollout(
                 task, sample_index=sample_index, group_id=group_id, sampling=sampling
             )
         finally:
-            self._release()
+            self._release(task.env)
 
     def submit(self, request: RolloutsRequest) -> Batch:
         """Start every sample of the request (each waits for a slot); the batch is registered
@@ -211,7 +214,10 @@ class RolloutRunner:
         """
         if request.batch_id is not None and request.batch_id in self._batches:
             raise BatchRunning(request.batch_id)
-        self._admit(len(request.tasks) * request.samples_per_task)
+        tasks = collections.Counter(task.env for task in request.tasks)
+        self._admit(
+            collections.Counter({env: n * request.samples_per_task for env, n in tasks.items()})
+        )
         batch = Batch(request.batch_id, request.max_staleness)
         if batch.id is not None:
             self._batches[batch.id] = batch
@@ -226,13 +232,13 @@ class RolloutRunner:
                     batch=batch,
                 )
                 sample = asyncio.ensure_future(coroutine)
-                sample.add_done_callback(functools.partial(self._sample_done, batch))
+                sample.add_done_callback(functools.partial(self._sample_done, batch, task.env))
                 batch.samples.append(sample)
         batch.left = len(batch.samples)
         return batch
 
-    def _sample_done(self, batch: Batch, _: object) -> None:
-        self._release()
+    def _sample_done(self, batch: Batch, env: str, _: object) -> None:
+        self._release(env)
         batch.left -= 1
         if batch.left == 0 and batch.id is not None and self._batches.get(batch.id) is batch:
             del self._batches[batch.id]

@@ -283,6 +283,8 @@ class Timing(Model):
     policy_s: float = 0.0
     tools_s: float = 0.0
     verify_s: float = 0.0
+    env_s: float = 0.0
+    """The environment's own turns in a dialogue (a simulated user's replies)."""
 
 
 class RolloutResult(Model):

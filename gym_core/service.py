@@ -18,8 +18,8 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import orjson
@@ -38,7 +38,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gym_core.metrics import ServiceMetrics
+from gym_core.loop_lag import watch_loop_lag
+from gym_core.metrics import CONTENT_TYPE, ServiceMetrics
 from gym_core.open_files import OPEN_FILES_RESERVE, raise_open_file_limit
 from gym_core.redaction import redact
 
@@ -97,8 +98,18 @@ def create_service_app(
     that knows how many connections its settings hold checks them itself before.
     """
     raise_open_file_limit(OPEN_FILES_RESERVE)
-    app = FastAPI(title=name, default_response_class=OrjsonResponse, lifespan=lifespan)
     metrics = ServiceMetrics(name)
+
+    @asynccontextmanager
+    async def service_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with watch_loop_lag(metrics.event_loop_lag):
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+
+    app = FastAPI(title=name, default_response_class=OrjsonResponse, lifespan=service_lifespan)
     app.state.metrics = metrics
     app.add_middleware(_StrictJsonMiddleware)
     app.add_middleware(_CancelOnHangUp)
@@ -111,8 +122,8 @@ def create_service_app(
         return {"status": "ok", "service": name}
 
     @app.get("/metrics", response_class=PlainTextResponse)
-    async def prometheus_metrics() -> str:
-        return metrics.render()
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -238,8 +238,7 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
     received: list[dict[str, Any]] = []
     slots = asyncio.Semaphore(settings.max_concurrency)
     app = create_service_app(settings.name)
-    metrics = app.state.metrics
-    generating = 0
+    generating = app.state.metrics.gauge("generating", "Requests holding a slot now.")
 
     def render(body: dict[str, Any]) -> str:
         """The prompt of a chat request, or of a `/tokenize` or `/apply-template` one."""
@@ -251,15 +250,12 @@ def create_app(raw_settings: dict[str, Any]) -> FastAPI:
         )
 
     async def answer(role: str | None, content: str, seed: Any = None) -> Rule:
-        nonlocal generating
         async with slots:
-            generating += 1
-            metrics.set_gauge("generating", generating)
+            generating.inc()
             try:
                 return await pick_reply(role, content, seed)
             finally:
-                generating -= 1
-                metrics.set_gauge("generating", generating)
+                generating.dec()
 
     async def pick_reply(role: str | None, content: str, seed: Any) -> Rule:
         for (pattern, rule), turn in zip(rules, turns, strict=True):

@@ -89,6 +89,7 @@ def build_app(
 
     app = create_service_app(f"env-{settings.name}", token=settings.token, lifespan=lifespan)
     metrics = app.state.metrics
+    metrics.gauge("sessions_open", "Sessions alive now.").set_function(lambda: len(sessions))
 
     async def session_or_404(session_id: str) -> Session:
         try:
@@ -99,9 +100,6 @@ def build_app(
                 f"no session {session_id!r}: it was closed, expired after "
                 f"{settings.session_ttl_s:g}s idle, or never existed",
             ) from None
-
-    def count_sessions() -> None:
-        metrics.set_gauge("sessions_open", len(sessions))
 
     @app.get("/tools")
     async def list_tools() -> ToolsResponse:
@@ -118,7 +116,6 @@ def build_app(
         except ToolError as error:
             raise HTTPException(422, f"task {task.id!r} cannot be seeded: {error}") from None
         session = await sessions.open(task, state)
-        count_sessions()
         return json_response(SeedResponse(session_id=session.id, interactive=interactive))
 
     @app.post("/sessions/{session_id}/tools/{tool_name}")
@@ -191,12 +188,10 @@ def build_app(
         finally:
             if request.close:
                 await sessions.close(session_id)
-                count_sessions()
 
     @app.delete("/sessions/{session_id}")
     async def close_session(session_id: str) -> dict[str, bool]:
         closed = await sessions.close(session_id)
-        count_sessions()
         return {"closed": closed}
 
     return app

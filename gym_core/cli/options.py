@@ -22,12 +22,14 @@ __all__ = [
     "HUB_ENV",
     "add_hub_argument",
     "add_service_arguments",
+    "add_token_arguments",
     "hub_dirs",
     "hub_trust",
     "install_published",
     "load_cli_config",
     "load_sources",
     "policy_overrides",
+    "token_from_args",
 ]
 
 TOKEN_ENV = "RL_GYM_TOKEN"
@@ -49,17 +51,21 @@ def add_service_arguments(parser: argparse.ArgumentParser) -> None:
         help="model name to ask the engines for, or a .gguf file for the embedded model",
     )
     group.add_argument("--config", type=Path, metavar="FILE", help="a YAML file of settings")
-    group.add_argument(
+    add_token_arguments(group)
+    add_hub_argument(group)
+
+
+def add_token_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
         "--token-file",
         type=Path,
         metavar="FILE",
         help=f"a file holding the bearer token the services require (default: ${TOKEN_ENV}); "
         "a file keeps it out of `ps`",
     )
-    group.add_argument(
+    parser.add_argument(
         "--token", help="the bearer token itself (visible in `ps`: prefer --token-file)"
     )
-    add_hub_argument(group)
 
 
 def add_hub_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
@@ -131,7 +137,7 @@ def policy_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {"policy": policy} if policy else {}
 
 
-def _token(args: argparse.Namespace) -> str | None:
+def token_from_args(args: argparse.Namespace) -> str | None:
     """`--token-file`, `--token`, or `$RL_GYM_TOKEN`, in that order; a file's trailing newline
     is not part of it."""
     if args.token_file is not None:
@@ -148,7 +154,7 @@ def load_cli_config(args: argparse.Namespace, **serve: Any) -> GymConfig:
     """The catalog, then `--config`, then the flags, checked as a whole."""
     overrides = policy_overrides(args)
     serve_overrides = {key: value for key, value in serve.items() if value is not None}
-    token = _token(args)
+    token = token_from_args(args)
     if token is not None:
         serve_overrides["token"] = token
     if serve_overrides:

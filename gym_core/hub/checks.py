@@ -24,6 +24,7 @@ from gym_core.hub.report import CHECKS, CheckResult, failed, skipped
 from gym_core.hub.solutions import Cheat, Solution, ToolStep, steps_of
 from gym_core.imports import import_object
 from gym_core.launch.local import LaunchError, ServiceProcess
+from gym_core.metrics import Exposition
 from gym_core.protocol import Task, ToolSchema
 from gym_core.resources_api import ToolsResponse
 from gym_core.settings import ResourcesServerSettings
@@ -263,10 +264,7 @@ async def _tool_crashes(base_url: str) -> list[str]:
             text = await response.text()
     except (aiohttp.ClientError, TimeoutError) as error:
         return [f"GET {base_url}/metrics: {error!r}"]
-    raised = 0
-    for line in text.splitlines():
-        if line.startswith("rlgym_failures_total") and 'kind="tool_raised"' in line:
-            raised += int(float(line.rsplit(" ", 1)[1]))
+    raised = int(Exposition(text).value("failures_total", kind="tool_raised"))
     if not raised:
         return []
     return [

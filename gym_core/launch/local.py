@@ -321,7 +321,7 @@ def _run_forked(
         app = build_app(spec)
         metrics = getattr(getattr(app, "state", None), "metrics", None)
         if isinstance(metrics, ServiceMetrics):
-            metrics.restarts = restarts
+            metrics.restarts.inc(restarts)
         serve(app, [sock])
         code = 0
     except ConfigError as error:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
 import socket
 
@@ -11,6 +10,7 @@ import aiohttp
 
 from gym_core.chat_api import SESSION_HEADER
 from gym_core.http_client import HttpClient
+from gym_core.metrics import Exposition
 from gym_core.rollout_client import AsyncRolloutClient
 from tests.conftest import gym_stack, scripted_replicas
 from tests.policy_clients.test_gateway import policy_server
@@ -22,8 +22,7 @@ async def chat_count(url: str) -> int:
     """Chat requests an engine has answered, from its own /metrics."""
     async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as response:
         text = await response.text()
-    found = re.findall(r'route="/v1/chat/completions",status="200"} (\d+)', text)
-    return sum(int(count) for count in found)
+    return int(Exposition(text).value("requests_total", route="/v1/chat/completions", status="200"))
 
 
 async def ask(http: HttpClient, url: str, session: str, content: str = "hi") -> dict:
