@@ -94,9 +94,9 @@ class Mastermind(Game):
 
 
 def solve(pegs: int, colors: int, answer: Callable[[str], tuple[int, int]]) -> list[str]:
-    """The guesses that find a code from its scores alone: a fixed opening, then the
-    remaining code that splits the codes still possible most finely (Knuth's idea, over the
-    possible codes only)."""
+    """The guesses that find a code from its scores alone: a fixed opening, then the first
+    code still possible, or once fewer than `MINIMAX_BELOW` are, the one whose worst score
+    leaves the fewest (Knuth's minimax, over the possible codes only)."""
     palette = string.ascii_uppercase[:colors]
     possible = ["".join(code) for code in itertools.product(palette, repeat=pegs)]
     guess = "".join(palette[i // 2] for i in range(pegs))  # AABB, AABBC
