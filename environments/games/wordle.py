@@ -110,20 +110,7 @@ class Wordle(Game):
 
     def board(self) -> str:
         lines = [f"{guess.upper()}  {' '.join(marked)}" for guess, marked in self.guesses]
-        absent = sorted(
-            {
-                g
-                for guess, marked in self.guesses
-                for g, m in zip(guess, marked, strict=True)
-                if m == ABSENT
-            }
-            - {
-                g
-                for guess, marked in self.guesses
-                for g, m in zip(guess, marked, strict=True)
-                if m != ABSENT
-            }
-        )
+        absent = sorted(self._letters(absent=True) - self._letters(absent=False))
         return "\n".join(
             [
                 f"Wordle, guess {self.moves + 1} of {self.max_moves}.",
@@ -131,6 +118,15 @@ class Wordle(Game):
                 *([f"Letters not in the word: {' '.join(absent).upper()}"] if absent else []),
             ]
         )
+
+    def _letters(self, *, absent: bool) -> set[str]:
+        """The letters guessed that were marked absent (or that were not)."""
+        return {
+            letter
+            for guess, marked in self.guesses
+            for letter, mark in zip(guess, marked, strict=True)
+            if (mark == ABSENT) == absent
+        }
 
 
 OPENER = "slate"
