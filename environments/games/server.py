@@ -68,8 +68,8 @@ class GamesServer(ResourcesServer[GameTask, Play]):
             state.invalid += 1
             if state.invalid >= MAX_INVALID:
                 state.game.lost = True
-            left = MAX_INVALID - state.invalid
-            return turn(state.game, f"Invalid move: {error}. ({left} invalid moves left.)")
+            count = f"invalid moves so far: {state.invalid}; the game is lost at {MAX_INVALID}"
+            return turn(state.game, f"Invalid move: {error}. ({count}.)")
 
     async def verify(self, task: GameTask, trajectory: Trajectory, state: Play) -> Verdict:
         game = state.game
