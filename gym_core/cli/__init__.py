@@ -16,6 +16,7 @@ COMMANDS = {
     "rollout": ("gym_core.cli.rollout", "collect rollouts of an environment's tasks into JSONL"),
     "data": ("gym_core.cli.data", "make task data: `gym data generate ENV --out FILE`"),
     "hub": ("gym_core.cli.hub", "find, write, validate and publish environments"),
+    "view": ("gym_core.cli.view", "browse results files in a local web page, live"),
 }
 
 
