@@ -4,13 +4,15 @@
 
 Writes a results file of GRPO-shaped rollouts (groups of 8, one to three turns, a token view of
 a few hundred tokens with logprobs, 3% failed), starts `gym view` on it as a user would, and
-times: opening (process start to the first answer, the index built on the way), then each query
-the page makes over HTTP, the median of `--repeat` runs.
+times: the page up (process start to the first answer), its first rows, the whole file indexed
+(in the background, rows appearing as read), then each query the page makes over HTTP once the
+index is whole: the median of `--repeat` runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import tempfile
@@ -103,6 +105,15 @@ def timed_get(url: str) -> float:
     return time.perf_counter() - started
 
 
+def _state(url: str) -> Any:
+    with urllib.request.urlopen(f"{url}/api/state", timeout=300) as answer:
+        return orjson.loads(answer.read())
+
+
+def _since(started: float) -> float:
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rollouts", type=int, default=100_000)
@@ -118,18 +129,26 @@ def main() -> None:
             write_results(path, args.rollouts, args.prompt_tokens, args.completion_tokens)
             print(f"wrote {path} in {time.perf_counter() - started:.1f} s")
         size_mb = path.stat().st_size / 1e6
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        print(f"python -m bench.viewer --rollouts {args.rollouts}: {size_mb:.0f} MB")
+        print(f"  load average before: {load} ({os.cpu_count()} cores)")
         started = time.perf_counter()
         with gym_view(str(path)) as url:
-            timed_get(f"{url}/api/state")
-            opened = time.perf_counter() - started
+            state = _state(url)
+            print(f"  page up (process start to first answer)    {_since(started):7.2f} s")
+            while not state["rollouts"]:
+                state = _state(url)
+            print(f"  first rows on the page                     {_since(started):7.2f} s")
+            while state["indexed_bytes"] < state["total_bytes"]:
+                time.sleep(0.2)
+                state = _state(url)
             print(
-                f"{args.rollouts} rollouts, {size_mb:.0f} MB: open (start, index, first answer) "
-                f"{opened:.2f} s"
+                f"  all {state['rollouts']} rollouts indexed              {_since(started):7.2f} s"
             )
             for name, params in QUERIES.items():
                 query = "&".join(f"{key}={value}" for key, value in params.items())
                 times = [timed_get(f"{url}/api/rollouts?{query}") for _ in range(args.repeat)]
-                print(f"  filter {name:<34} median {statistics.median(times) * 1000:7.1f} ms")
+                print(f"  filter: {name:<33} median {statistics.median(times) * 1000:7.1f} ms")
             for page in ("groups?signal=without", "summary", "summary?env=code"):
                 times = [timed_get(f"{url}/api/{page}") for _ in range(args.repeat)]
                 print(f"  {page:<41} median {statistics.median(times) * 1000:7.1f} ms")
