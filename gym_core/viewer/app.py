@@ -15,25 +15,18 @@ import threading
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from gym_core.protocol import RolloutResult
 from gym_core.service import create_service_app, field_errors, json_response
 from gym_core.viewer.charts import group_view, groups_of, has_signal, summarize_rows
 from gym_core.viewer.index import ResultsIndex, Row, row_id, split_row_id
-from gym_core.viewer.query import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    RowFilter,
-    TableQuery,
-    matching_rows,
-    sorted_rows,
-)
+from gym_core.viewer.query import GroupQuery, RowFilter, TableQuery, matching_rows, sorted_rows
 from gym_core.viewer.tokens import Decoder, token_layout
 
 __all__ = ["create_viewer_app"]
@@ -91,13 +84,6 @@ def _page() -> FileResponse:
 def _index(request: Request) -> ResultsIndex:
     index: ResultsIndex = request.app.state.index
     return index
-
-
-class GroupQuery(RowFilter):
-    signal: Literal["any", "with", "without"] = "any"
-    """`without`: only groups whose scored rewards are all equal (nothing to learn)."""
-    offset: Annotated[int, Field(ge=0)] = 0
-    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
 
 
 @router.get("/state")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gym_core.viewer.index import ResultsIndex, Row
 
-__all__ = ["RowFilter", "TableQuery", "matching_rows", "sorted_rows"]
+__all__ = ["GroupQuery", "RowFilter", "TableQuery", "matching_rows", "sorted_rows"]
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -97,3 +97,10 @@ def sorted_rows(rows: list[Row], key: SortKey, desc: bool) -> list[Row]:
     known = [row for row in rows if value(row) is not None]
     known.sort(key=lambda row: value(row) or 0.0, reverse=desc)
     return known + [row for row in rows if value(row) is None]
+
+
+class GroupQuery(RowFilter):
+    signal: Literal["any", "with", "without"] = "any"
+    """`without`: only groups whose scored rewards are all equal (nothing to learn)."""
+    offset: Annotated[int, Field(ge=0)] = 0
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE

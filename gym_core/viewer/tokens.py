@@ -13,6 +13,7 @@ parts from them (`diverges_at`).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -138,12 +139,15 @@ class _GgufDecoder:
         from llama_cpp import Llama
 
         self._llama = Llama(model_path=str(path), vocab_only=True, verbose=False)
+        self._lock = threading.Lock()
+        """Handlers run on a thread pool; a llama.cpp model is not to be used by two at once."""
 
     def pieces(self, ids: list[int]) -> list[str]:
-        return [
-            self._llama.detokenize([token], special=True).decode("utf-8", "replace")
-            for token in ids
-        ]
+        with self._lock:
+            return [
+                self._llama.detokenize([token], special=True).decode("utf-8", "replace")
+                for token in ids
+            ]
 
 
 class _HuggingFaceDecoder:

@@ -114,12 +114,12 @@ function legend(names) {
 }
 
 // Grouped bars: one group per category, one bar per series.
-function bars(categories, series, { width = 400, height = 180 } = {}) {
+function bars(categories, series, { width = 600, height = 220 } = {}) {
   const names = Object.keys(series);
   const max = Math.max(1e-9, ...names.flatMap((name) => series[name]));
   const pad = 28, plotH = height - 2 * pad, slot = (width - pad) / Math.max(1, categories.length);
   const bar = Math.max(1, (slot - 4) / Math.max(1, names.length));
-  let svg = `<svg width="${width}" height="${height}" role="img">`;
+  let svg = `<svg viewBox="0 0 ${width} ${height}" width="100%" role="img">`;
   svg += `<line x1="${pad}" y1="${height - pad}" x2="${width}" y2="${height - pad}" stroke="#999"/>`;
   svg += `<text x="2" y="${pad}">${fmt(max, 2)}</text>`;
   categories.forEach((category, c) => {
@@ -136,13 +136,13 @@ function bars(categories, series, { width = 400, height = 180 } = {}) {
   return svg + "</svg>" + (names.length > 1 ? legend(names) : "");
 }
 
-function lines(series, { width = 400, height = 180 } = {}) {
+function lines(series, { width = 600, height = 220 } = {}) {
   const names = Object.keys(series);
   const ks = [...new Set(names.flatMap((name) => Object.keys(series[name]).map(Number)))].sort((a, b) => a - b);
   const pad = 28, plotW = width - 2 * pad, plotH = height - 2 * pad;
   const x = (k) => pad + (ks.length > 1 ? ((k - ks[0]) / (ks[ks.length - 1] - ks[0])) * plotW : plotW / 2);
   const y = (v) => height - pad - v * plotH;
-  let svg = `<svg width="${width}" height="${height}" role="img">`;
+  let svg = `<svg viewBox="0 0 ${width} ${height}" width="100%" role="img">`;
   svg += `<line x1="${pad}" y1="${y(0)}" x2="${width - pad}" y2="${y(0)}" stroke="#999"/>`;
   svg += `<text x="2" y="${y(1) + 4}">1.0</text><text x="2" y="${y(0)}">0</text>`;
   names.forEach((name, s) => {
@@ -285,7 +285,9 @@ async function poll() {
     const info = await api("state");
     fillSelect("env", info.envs);
     fillSelect("failure", info.failures);
-    $("#live").textContent = `${info.rollouts} rollouts · live${info.unreadable ? ` · ${info.unreadable} unreadable lines` : ""}`;
+    const read = info.total_bytes ? Math.floor((100 * info.indexed_bytes) / info.total_bytes) : 100;
+    const progress = read < 100 ? `indexing ${read}%` : "live";
+    $("#live").textContent = `${info.rollouts} rollouts · ${progress}${info.unreadable ? ` · ${info.unreadable} unreadable lines` : ""}`;
     $("#live").title = info.files.join("\n");
     if (info.version !== state.version) {
       const first = state.version === -1;

@@ -4,6 +4,7 @@ input, and rows that arrive while the viewer runs."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,9 +184,9 @@ def test_a_gguf_tokenizer_gives_each_token_its_text() -> None:
     from policy_clients.engines.embedded import default_gguf
 
     text = "Hello world, 2+2=4"
-    ids = Llama(str(default_gguf()), vocab_only=True, verbose=False).tokenize(
-        text.encode(), add_bos=False
-    )
+    vocab = Llama(str(default_gguf()), vocab_only=True, verbose=False)
+    with contextlib.closing(vocab):
+        ids = vocab.tokenize(text.encode(), add_bos=False)
     pieces = load_decoder(default_gguf()).pieces(ids)
     assert len(pieces) == len(ids) > 1
     assert "".join(pieces) == text
