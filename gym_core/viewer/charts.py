@@ -49,9 +49,11 @@ class Summary(BaseModel):
 
 def summarize_rows(rows: list[Row]) -> Summary:
     by_env: dict[str, list[Row]] = defaultdict(list)
+    scored: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         by_env[row.env].append(row)
-    scored = {env: [row for row in group if _scored(row)] for env, group in by_env.items()}
+        if row.status != "failed" and row.reward is not None:
+            scored[row.env].append(row)
     return Summary(
         rollouts=len(rows),
         rewards=_histogram(
@@ -86,26 +88,30 @@ def _histogram(series: dict[str, list[float]]) -> Histogram:
 
 def _pass_curve(scored: list[Row]) -> dict[int, float]:
     """k -> pass@k, for k from 1 to the fewest scored samples any task has."""
-    by_task: dict[str, list[Row]] = defaultdict(list)
+    by_task: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for row in scored:
-        by_task[row.task_id].append(row)
-    largest = min(MAX_PASS_K, min(len(samples) for samples in by_task.values()))
-    counts = [
-        (len(samples), sum((row.reward or 0.0) >= PASS_REWARD for row in samples))
-        for samples in by_task.values()
-    ]
+        counts = by_task[row.task_id]
+        counts[0] += 1
+        counts[1] += (row.reward or 0.0) >= PASS_REWARD
+    # tasks share few (samples, passed) pairs: each pair's pass@k is computed once
+    pairs = Counter((samples, passed) for samples, passed in by_task.values())
+    largest = min(MAX_PASS_K, min(samples for samples, _ in pairs))
     return {
-        k: sum(pass_at_k(n, passed, k) for n, passed in counts) / len(counts)
+        k: sum(pass_at_k(n, passed, k) * tasks for (n, passed), tasks in pairs.items())
+        / len(by_task)
         for k in range(1, largest + 1)
     }
 
 
 def _time_split(rows: list[Row]) -> TimeSplit:
+    policy = tools = verify = total = 0.0
+    for row in rows:
+        policy += row.policy_s
+        tools += row.tools_s
+        verify += row.verify_s
+        total += row.total_s
     count = len(rows)
-    policy = sum(row.policy_s for row in rows) / count
-    tools = sum(row.tools_s for row in rows) / count
-    verify = sum(row.verify_s for row in rows) / count
-    total = sum(row.total_s for row in rows) / count
+    policy, tools, verify, total = policy / count, tools / count, verify / count, total / count
     return TimeSplit(
         policy_s=policy,
         tools_s=tools,
