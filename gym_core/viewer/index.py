@@ -76,7 +76,11 @@ def summarize_line(line: bytes, file: int, offset: int) -> tuple[Row, bytes] | N
     """The summary of one results line and its searchable text, or None when it is no
     rollout result."""
     try:
-        data = orjson.loads(line)
+        trimmed, view_tokens = _without_token_view(line)
+        try:
+            data = orjson.loads(trimmed)
+        except orjson.JSONDecodeError:
+            data, view_tokens = orjson.loads(line), None
         turns: list[dict[str, Any]] = data.get("turns") or []
         timing = data.get("timing") or {}
         failure = data.get("failure") or None
@@ -92,7 +96,11 @@ def summarize_line(line: bytes, file: int, offset: int) -> tuple[Row, bytes] | N
             failure=str(failure["kind"]) if failure else None,
             reward=None if reward is None else float(reward),
             turns=len(turns),
-            tokens=_episode_tokens(data.get("token_view") or None, turns),
+            tokens=(
+                view_tokens
+                if view_tokens is not None
+                else _episode_tokens(data.get("token_view") or None, turns)
+            ),
             generated=sum(len(turn.get("completion_token_ids") or ()) for turn in turns),
             version_min=data.get("policy_version_min"),
             version_max=data.get("policy_version_max"),
@@ -105,6 +113,28 @@ def summarize_line(line: bytes, file: int, offset: int) -> tuple[Row, bytes] | N
         return row, _searchable(data)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
         return None
+
+
+_VIEW_START = b',"token_view":{"input_ids":['
+_VIEW_END = b'},"prefix_consistent":'
+
+
+def _without_token_view(line: bytes) -> tuple[bytes, int | None]:
+    """`line` with its token view cut out, and the view's length: the view is a third of a
+    line or more, all numbers, and the index needs only its length. Only the compact layout
+    `gym rollout` writes (the protocol's field order, no spaces) is cut, from the last place
+    it could start (every field after it is a number or a bool), so no text can fake it; any
+    other line is parsed whole, as is one the cut would leave invalid."""
+    start = line.rfind(_VIEW_START)
+    if start < 0:
+        return line, None
+    ids_end = line.find(b"]", start + len(_VIEW_START))
+    end = line.find(_VIEW_END, ids_end)
+    if ids_end < 0 or end < 0:
+        return line, None
+    ids = line[start + len(_VIEW_START) : ids_end]
+    tokens = ids.count(b",") + 1 if ids else 0
+    return line[:start] + b',"token_view":null' + line[end + 1 :], tokens
 
 
 def _episode_tokens(view: dict[str, Any] | None, turns: list[dict[str, Any]]) -> int:

@@ -3,13 +3,15 @@ last line, a retried sample's later row, a file rewritten in place, a line that 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from gym_core.viewer.index import ResultsIndex, row_id, split_row_id
+from gym_core.viewer.index import ResultsIndex, row_id, split_row_id, summarize_line
 from tests.gym_core.viewer.conftest import built_result, built_results, rollout_line
 
 
@@ -113,3 +115,17 @@ def test_summaries_count_tokens_turns_and_timing(
     assert (row.turns, row.tokens, row.generated) == (2, 8, 3)
     assert (row.version_min, row.version_max, row.total_s) == (3, 3, 1.5)
     assert row.prefix_consistent is True
+
+
+def test_a_line_in_another_layout_gets_the_same_summary(tmp_path: Path) -> None:
+    """`gym rollout`'s compact lines are read without their token view; any other JSON layout
+    of the same result (here the standard library's, with spaces) is parsed whole, alike."""
+    compact = rollout_line(built_result("a"))
+    spaced = json.dumps(json.loads(compact)).encode() + b"\n"
+    assert b'"token_view": {' in spaced
+    first, second = (summarize_line(line, 0, 0) for line in (compact, spaced))
+    assert first is not None
+    assert second is not None
+    assert first[0].tokens == second[0].tokens == 8
+    assert dataclasses.astuple(first[0]) == dataclasses.astuple(second[0])
+    assert first[1] == second[1]
