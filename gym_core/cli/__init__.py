@@ -17,6 +17,7 @@ COMMANDS = {
     "data": ("gym_core.cli.data", "make task data: `gym data generate ENV --out FILE`"),
     "hub": ("gym_core.cli.hub", "find, write, validate and publish environments"),
     "status": ("gym_core.cli.status", "watch a running stack: rollouts, rewards, stage times"),
+    "view": ("gym_core.cli.view", "browse results files in a local web page, live"),
 }
 
 
