@@ -7,8 +7,10 @@ Starts a scripted OpenAI-compatible engine that answers instantly, then the serv
 single-turn rollouts through the rollout endpoint with C in flight. Everything but the engine's
 (zero) thinking time is overhead: HTTP hops, validation, sessions, verification.
 
-`--env echo` is the smallest environment (the test fixture): the figure is the framework's
-own. `--env math` adds math-verify's real verification in the CPU workers.
+`--env echo` is the smallest environment with tools (the test fixture): the figure is the
+framework's own, for an episode in a session. `--env plain` is the same without tools, so
+verified in one call with no session (two hops: the policy, the verifier). `--env math` adds
+math-verify's real verification in the CPU workers.
 `--mode batch` sends one streaming `/v1/rollouts` request (a trainer's way; C is the agent
 server's concurrency limit); `--mode single` keeps C `/v1/rollout` requests in flight (the
 way `gym rollout` collects).
@@ -30,6 +32,7 @@ from tests.conftest import gym_stack, wait_healthy
 
 TASKS = {
     "echo": lambda i: {"id": f"t{i}", "env": "echo", "prompt": f"say {i}", "expected": "42"},
+    "plain": lambda i: {"id": f"t{i}", "env": "plain", "prompt": f"say {i}", "expected": "42"},
     "math": lambda i: {
         "id": f"t{i}",
         "env": "math",

@@ -49,6 +49,7 @@ ECHO_ENVS: dict[str, Any] = {
     }
     for name, server in {
         "echo": "tests.fixtures.echo_env:EchoServer",
+        "plain": "tests.fixtures.echo_env:PlainEchoServer",
         "dialog": "tests.fixtures.echo_env:EchoDialogServer",
     }.items()
 }
