@@ -5,7 +5,9 @@
 Starts a scripted OpenAI-compatible engine that answers instantly, then the services exactly as
 `gym serve ENV` starts them (policy server, resources server, agent server), and runs N
 single-turn rollouts through the rollout endpoint with C in flight. Everything but the engine's
-(zero) thinking time is overhead: HTTP hops, validation, sessions, verification.
+(zero) thinking time is overhead: HTTP hops, validation, sessions, verification. The CPU time
+the services and their workers spend per rollout is reported beside the rate: on a busy
+machine it moves far less than the rate does.
 
 `--env echo` is the smallest environment with tools (the test fixture): the figure is the
 framework's own, for an episode in a session. `--env plain` is the same without tools, so
@@ -24,6 +26,8 @@ import contextlib
 import statistics
 import time
 from collections.abc import Iterator
+
+import psutil
 
 from gym_core.launch.local import start_service, stop_processes
 from gym_core.protocol import RolloutResult
@@ -75,6 +79,15 @@ def instant_engine() -> Iterator[str]:
         stop_processes([engine])
 
 
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User and system CPU time of `processes` so far."""
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += sum(process.cpu_times()[:2])
+    return total
+
+
 def percentile(values: list[float], q: float) -> float:
     return (
         statistics.quantiles(values, n=100, method="inclusive")[q - 1]
@@ -93,6 +106,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with instant_engine() as engine:
+        engines = {child.pid for child in psutil.Process().children()}
         overrides = {"agent_server": {"max_concurrency": args.concurrency}}
         with gym_stack([args.env], [engine], **overrides) as running:
             make = TASKS[args.env]
@@ -100,13 +114,20 @@ def main() -> None:
             rows = [make(i) for i in range(args.rollouts)]
             if args.mode == "batch":
                 asyncio.run(run_batch(running.endpoint, warm))
-                started = time.perf_counter()
-                results = asyncio.run(run_batch(running.endpoint, rows))
             else:
                 asyncio.run(run_single(running.endpoint, warm, args.concurrency))
-                started = time.perf_counter()
+            services = [
+                process
+                for process in psutil.Process().children(recursive=True)
+                if process.pid not in engines
+            ]
+            cpu_before, started = cpu_seconds(services), time.perf_counter()
+            if args.mode == "batch":
+                results = asyncio.run(run_batch(running.endpoint, rows))
+            else:
                 results = asyncio.run(run_single(running.endpoint, rows, args.concurrency))
             elapsed = time.perf_counter() - started
+            cpu = cpu_seconds(services) - cpu_before
 
     failed = [r for r in results if r.status == "failed"]
     totals = [r.timing.total_s * 1000 for r in results]
@@ -120,6 +141,10 @@ def main() -> None:
         f"{statistics.fmean(r.reward or 0 for r in results):.3f}"
     )
     print(f"throughput: {len(results) / elapsed:.0f} rollouts/s ({elapsed:.2f}s)")
+    print(
+        f"CPU per rollout (services and their workers): {1000 * cpu / len(results):.2f} ms; "
+        f"load average {psutil.getloadavg()[0]:.1f}"
+    )
     print(
         "overhead per rollout (episode wall time, instant policy): "
         f"p50 {percentile(totals, 50):.1f} ms, p99 {percentile(totals, 99):.1f} ms"
