@@ -4,7 +4,11 @@
     python -m bench.startup --envs math --runs 3 --embedded
 
 Each run starts the command as a user would, in a fresh process, and stops the clock when the
-banner with the rollout endpoint appears; then it sends SIGTERM and waits for a clean exit.
+banner with the rollout endpoint appears (the launcher prints it once every service answers
+`/healthz`); then it sends SIGTERM and waits for a clean exit. A first, unmeasured run warms
+the page cache and writes the bytecode Python caches on a user's machine: the benchmark
+clears `PYTHONDONTWRITEBYTECODE` for its runs, since with it set every start compiles every
+module (RL Gym's and its dependencies') from source again.
 Without `--embedded` the policy is a scripted engine started beforehand (as a user with a
 running vLLM would pass `--policy-url`); with it, the embedded CPU model loads as part of
 the start.
@@ -13,6 +17,7 @@ the start.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import statistics
 import subprocess
@@ -23,12 +28,13 @@ from gym_core.launch.local import start_service, stop_processes
 from tests.conftest import wait_healthy
 
 GYM = [sys.executable, "-c", "from gym_core.cli import main; raise SystemExit(main())"]
+ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 
 def time_to_ready(envs: str, policy: list[str]) -> float:
     started = time.perf_counter()
     process = subprocess.Popen(
-        [*GYM, "serve", envs, "--port", "0", *policy], stdout=subprocess.PIPE, text=True
+        [*GYM, "serve", envs, "--port", "0", *policy], stdout=subprocess.PIPE, text=True, env=ENV
     )
     assert process.stdout is not None
     try:
@@ -63,7 +69,8 @@ def main() -> None:
     print(f"command: python -m bench.startup --envs {args.envs} --runs {args.runs}{flag}")
     print(
         f"gym serve {args.envs} -> ready: min {min(samples):.2f}s, "
-        f"median {statistics.median(samples):.2f}s, max {max(samples):.2f}s"
+        f"median {statistics.median(samples):.2f}s, max {max(samples):.2f}s "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
     )
 
 
