@@ -157,15 +157,17 @@ class ResourcesClient:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self._description: EnvDescription | None = None
-        self._describing = asyncio.Lock()
+        self._describing: asyncio.Future[bytes] | None = None
 
     async def describe(self) -> EnvDescription:
-        """The environment's tools and whether its episodes need a session (asked once, by
-        the first episode, then remembered)."""
-        async with self._describing:
-            if self._description is None:
-                answer = await self._call("env_error", "GET", "/env")
-                self._description = EnvDescription.model_validate_json(answer)
+        """The environment's tools and whether its episodes need a session: asked once, then
+        remembered. Episodes that start together share one question; one that fails is
+        asked again by the next episode."""
+        if self._description is None:
+            if self._describing is None or _failed(self._describing):
+                self._describing = asyncio.ensure_future(self._call("env_error", "GET", "/env"))
+            answer = await asyncio.shield(self._describing)  # not cancelled with one episode
+            self._description = EnvDescription.model_validate_json(answer)
         return self._description
 
     async def seed(self, task: Task) -> SeedResponse:
@@ -250,6 +252,10 @@ class ResourcesClient:
             if not dropped(error):
                 raise
         return await self.http.request_bytes(method, url, body, timeout_s=self.timeout_s)
+
+
+def _failed(future: asyncio.Future[Any]) -> bool:
+    return future.done() and (future.cancelled() or future.exception() is not None)
 
 
 def _task_body(task: Task) -> dict[str, Any]:
