@@ -182,7 +182,7 @@ async def test_one_call_seeds_and_verifies_and_opens_no_session(url: str) -> Non
     assert verdict["metrics"] == {"notes": 0}  # the state `seed` gave, passed to `verify`
     assert verdict["failure"] is None
     assert metric(url, "requests_total", 'route="/sessions"') == opened
-    assert metric(url, "requests_total", 'route="/verify",status="200"') >= 1
+    assert metric(url, "requests_total", 'route="/verify"') >= 1
 
 
 async def test_the_cpu_pool_works_in_a_server_forked_beside_a_fork_server(
