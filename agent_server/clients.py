@@ -5,9 +5,9 @@ reads as the episode and not as error handling.
 
 A call that never got the resources server's own answer (`gym_core.errors.dropped`: the
 connection broke, or a proxy answered for it) was lost with the replica that ran it:
-`replica_lost`. Opening a session and
-verifying change nothing that matters and are sent once more first; tool calls and `respond`
-change the session's state and are never sent twice.
+`replica_lost`. Opening a session and verifying (in a session or in one call) change nothing
+that matters and are sent once more first; tool calls and `respond` change the session's state
+and are never sent twice.
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from gym_core.errors import ServiceError, ServiceRejected, ServiceTimeout, dropp
 from gym_core.http_client import HttpClient
 from gym_core.protocol import FailureKind, Message, SamplingParams, Task, ToolSchema, Turn
 from gym_core.resources_api import (
+    EnvDescription,
     RespondResponse,
     SeedResponse,
     ToolOutput,
-    ToolsResponse,
     VerifyResponse,
 )
 from gym_core.service import field_errors
@@ -156,19 +156,23 @@ class ResourcesClient:
         self.http = http
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
-        self._tools: list[ToolSchema] | None = None
+        self._description: EnvDescription | None = None
+        self._describing: asyncio.Future[bytes] | None = None
 
-    async def tools(self) -> list[ToolSchema]:
-        """The environment's tools (asked once, then remembered)."""
-        if self._tools is None:
-            answer = await self._call("env_error", "GET", "/tools")
-            self._tools = ToolsResponse.model_validate_json(answer).tools
-        return self._tools
+    async def describe(self) -> EnvDescription:
+        """The environment's tools and whether its episodes need a session: asked once, then
+        remembered. Episodes that start together share one question; one that fails is
+        asked again by the next episode."""
+        if self._description is None:
+            if self._describing is None or _failed(self._describing):
+                self._describing = asyncio.ensure_future(self._call("env_error", "GET", "/env"))
+            answer = await asyncio.shield(self._describing)  # not cancelled with one episode
+            self._description = EnvDescription.model_validate_json(answer)
+        return self._description
 
     async def seed(self, task: Task) -> SeedResponse:
-        body = {"task": task.model_dump(mode="json", exclude_none=True)}
         try:
-            answer = await self._sent_twice_if_dropped("POST", "/sessions", body)
+            answer = await self._sent_twice_if_dropped("POST", "/sessions", _task_body(task))
         except ServiceRejected as error:
             raise EpisodeFailure("bad_task", _rejection(error)) from None
         except ServiceError as error:
@@ -205,16 +209,25 @@ class ResourcesClient:
     async def verify(
         self, session_id: str, messages: list[Message], turns: list[Turn]
     ) -> VerifyResponse:
-        body = {
-            "messages": wire_messages(messages),
-            # The prompt ids would grow with the square of the episode's length; a verifier
-            # judges what the policy produced.
-            "turns": _TURNS.dump_python(turns, exclude={"__all__": {"prompt_token_ids"}}),
-            "close": True,
-        }
-        path = f"/sessions/{session_id}/verify"
+        body = {**_trajectory_body(messages, turns), "close": True}
         try:
-            answer = await self._sent_twice_if_dropped("POST", path, body)
+            answer = await self._sent_twice_if_dropped(
+                "POST", f"/sessions/{session_id}/verify", body
+            )
+        except ServiceError as error:
+            raise EpisodeFailure(_kind(error, "verify_error"), str(error)) from None
+        return VerifyResponse.model_validate_json(answer)
+
+    async def verify_task(
+        self, task: Task, messages: list[Message], turns: list[Turn]
+    ) -> VerifyResponse:
+        """Seed and verify a whole episode in one call, no session (a single-turn
+        environment). A task the environment refuses fails as `bad_task`, as at `seed`."""
+        body = {**_task_body(task), **_trajectory_body(messages, turns)}
+        try:
+            answer = await self._sent_twice_if_dropped("POST", "/verify", body)
+        except ServiceRejected as error:
+            raise EpisodeFailure("bad_task", _rejection(error)) from None
         except ServiceError as error:
             raise EpisodeFailure(_kind(error, "verify_error"), str(error)) from None
         return VerifyResponse.model_validate_json(answer)
@@ -239,6 +252,23 @@ class ResourcesClient:
             if not dropped(error):
                 raise
         return await self.http.request_bytes(method, url, body, timeout_s=self.timeout_s)
+
+
+def _failed(future: asyncio.Future[Any]) -> bool:
+    return future.done() and (future.cancelled() or future.exception() is not None)
+
+
+def _task_body(task: Task) -> dict[str, Any]:
+    return {"task": task.model_dump(mode="json", exclude_none=True)}
+
+
+def _trajectory_body(messages: list[Message], turns: list[Turn]) -> dict[str, Any]:
+    return {
+        "messages": wire_messages(messages),
+        # The prompt ids would grow with the square of the episode's length; a verifier
+        # judges what the policy produced.
+        "turns": _TURNS.dump_python(turns, exclude={"__all__": {"prompt_token_ids"}}),
+    }
 
 
 def _kind(error: ServiceError, otherwise: FailureKind) -> FailureKind:

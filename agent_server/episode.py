@@ -3,6 +3,9 @@
     open a session -> [ call the policy -> run its tool calls | take the environment's next
     turn ] until a final answer, `max_turns`, or the token limit -> verify -> close
 
+An environment with no tools and no turns of its own needs no session (the resources server
+says so once, `GET /env`): the policy answers, then one call seeds and verifies the episode.
+
 A final assistant message with nothing more from the environment ends the episode as
 `completed`, and so does any message with tool calls when the environment's
 `agent.run_tool_calls` is false (the call is the answer); `max_turns` or
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -35,8 +38,10 @@ from gym_core.protocol import (
     Task,
     Timing,
     ToolCall,
+    ToolSchema,
     Turn,
 )
+from gym_core.resources_api import EnvDescription, SeedResponse, VerifyResponse
 from gym_core.token_view import build_token_view
 
 __all__ = ["Episode", "Stage", "StageObserver"]
@@ -84,15 +89,16 @@ class Episode:
 
     async def run(self) -> RolloutResult:
         self.started = time.perf_counter()
-        session_id: str | None = None
         try:
-            seeded = await self.resources.seed(self.task)
-            session_id = seeded.session_id
-            status = await self._loop(session_id, seeded.interactive)
-            verify_started = time.perf_counter()
-            verdict = await self.resources.verify(session_id, self.messages, self.turns)
-            session_id = None  # verify closed it
-            self.timing.verify_s = self._since("verify", verify_started)
+            env = await self.resources.describe()
+            tools = self.task.tools or env.tools
+            if self._needs_session(env):
+                status, verdict = await self._in_session(tools)
+            else:
+                status = await self._loop(None, tools)
+                verdict = await self._timed_verify(
+                    self.resources.verify_task(self.task, self.messages, self.turns)
+                )
             if verdict.failure is not None:
                 return self.failed(verdict.failure)
             return self._result(
@@ -103,13 +109,39 @@ class Episode:
             )
         except EpisodeFailure as error:
             return self.failed(Failure(kind=error.kind, message=error.message))
+
+    def _needs_session(self, env: EnvDescription) -> bool:
+        """A session, unless the environment keeps no state and no tool call of the task's
+        own tools is to be run (which only a session can answer)."""
+        return env.needs_session or bool(self.task.tools and self.run_tool_calls)
+
+    async def _in_session(self, tools: list[ToolSchema]) -> tuple[RolloutStatus, VerifyResponse]:
+        """The episode in a session: opened first, closed by verifying (or here, when the
+        episode ends otherwise)."""
+        seeded = await self.resources.seed(self.task)
+        session_id: str | None = seeded.session_id
+        try:
+            status = await self._loop(seeded, tools)
+            verdict = await self._timed_verify(
+                self.resources.verify(seeded.session_id, self.messages, self.turns)
+            )
+            session_id = None  # verify closed it
+            return status, verdict
         finally:
             if session_id is not None:
                 with contextlib.suppress(ServiceError):
                     await self.resources.close(session_id)
 
-    async def _loop(self, session_id: str, interactive: bool) -> RolloutStatus:
-        tools = self.task.tools or await self.resources.tools()
+    async def _timed_verify(self, call: Awaitable[VerifyResponse]) -> VerifyResponse:
+        started = time.perf_counter()
+        verdict = await call
+        self.timing.verify_s = self._since("verify", started)
+        return verdict
+
+    async def _loop(self, session: SeedResponse | None, tools: list[ToolSchema]) -> RolloutStatus:
+        """The turns of the episode; `session` is None when it needs none (no call reaches
+        the resources server then)."""
+        session_id = session.session_id if session else None
         tool_names = {tool.function.name for tool in tools}
         for _ in range(self.max_turns):
             self._check_fresh(self.policy.control.version)
@@ -136,9 +168,9 @@ class Episode:
                 for call in message.tool_calls:
                     self.messages.append(await self._run_tool(session_id, call, tool_names))
                 continue
-            if interactive:
+            if session is not None and session.interactive:
                 env_started = time.perf_counter()
-                reply = await self.resources.respond(session_id, self.messages)
+                reply = await self.resources.respond(session.session_id, self.messages)
                 self.timing.env_s += self._since("env_turn", env_started)
                 if not reply.done:
                     self.messages.extend(reply.messages)
@@ -179,7 +211,9 @@ class Episode:
             messages=self.messages_in_ids,
         )
 
-    async def _run_tool(self, session_id: str, call: ToolCall, tool_names: set[str]) -> Message:
+    async def _run_tool(
+        self, session_id: str | None, call: ToolCall, tool_names: set[str]
+    ) -> Message:
         self.tool_calls += 1
         name = call.function.name
         output, is_error = await self._tool_output(session_id, call, tool_names)
@@ -187,10 +221,10 @@ class Episode:
         return Message(role="tool", tool_call_id=call.id, name=name, content=output)
 
     async def _tool_output(
-        self, session_id: str, call: ToolCall, tool_names: set[str]
+        self, session_id: str | None, call: ToolCall, tool_names: set[str]
     ) -> tuple[str, bool]:
         name = call.function.name
-        if name not in tool_names:
+        if name not in tool_names or session_id is None:  # no session: there are no tools
             available = ", ".join(sorted(tool_names)) or "none"
             return f"error: there is no tool {name!r}; the tools are: {available}", True
         try:

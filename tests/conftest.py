@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import importlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -49,6 +50,7 @@ ECHO_ENVS: dict[str, Any] = {
     }
     for name, server in {
         "echo": "tests.fixtures.echo_env:EchoServer",
+        "plain": "tests.fixtures.echo_env:PlainEchoServer",
         "dialog": "tests.fixtures.echo_env:EchoDialogServer",
     }.items()
 }
@@ -61,6 +63,14 @@ def wait_healthy(*processes: ServiceProcess, timeout_s: float = 60) -> None:
                 await process.wait_healthy(http, timeout_s)
 
     asyncio.run(wait())
+
+
+def metric(url: str, name: str, labels: str = "") -> float:
+    """The sum of a metric's series (those whose labels hold `labels`) on `url/metrics`."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    series = re.findall(rf"^rlgym_{name}\{{(.*)\}} (\S+)$", text, re.MULTILINE)
+    return sum(float(value) for found, value in series if labels in found)
 
 
 @contextlib.contextmanager

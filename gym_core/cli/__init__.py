@@ -8,6 +8,7 @@ import importlib
 import sys
 
 from gym_core.errors import GymError
+from gym_core.imports import gc_paused
 
 __all__ = ["main"]
 
@@ -38,7 +39,8 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(argv[0] if argv else None).parse_args(argv)
+    with gc_paused():
+        args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except GymError as error:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from gym_core.cli.options import add_service_arguments, install_published, load_cli_config
 from gym_core.config import DEFAULT_PORT, GymConfig, select_envs, unknown_name_message
 from gym_core.errors import ConfigError
+from gym_core.imports import gc_paused
 from gym_core.launch.plan import AGENT, POLICY
 from gym_core.redaction import redact_url
 
@@ -68,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--replicas: replicas run on a cluster; add --cluster ADDRESS")
     apply_replicas(config, envs, args.replicas or [])
     install_published(config, envs, args)
-    launcher = _launcher(config, envs, args.cluster)
+    with gc_paused():
+        launcher = _launcher(config, envs, args.cluster)
     try:
-        running = launcher.start()
+        with gc_paused():  # the services are forked with what the launcher imported
+            running = launcher.start()
         stop = _stop_on_signals()  # after Ray's own handlers, which `ray.init` installs
         asyncio.run(launcher.wait_ready())
         _print_banner(running, envs, started)

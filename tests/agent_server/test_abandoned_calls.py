@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from gym_core.launch.local import Running
 from gym_core.launch.plan import AGENT, POLICY, env_service_name
 from gym_core.rollout_client import AsyncRolloutClient
-from tests.conftest import gym_stack, scripted_engine
+from tests.conftest import gym_stack, metric, scripted_engine
 
 ENGINE_SLOTS = 4
 RULES: list[dict[str, Any]] = [
@@ -26,14 +24,6 @@ RULES: list[dict[str, Any]] = [
 WAVES = 5
 WAVE = 20
 HANGING = 2  # 10% of each wave's engine calls never answer
-
-
-def metric(url: str, name: str, labels: str = "") -> float:
-    """The sum of a metric's series (those whose labels hold `labels`) on `url/metrics`."""
-    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as answer:
-        text = answer.read().decode()
-    series = re.findall(rf"^rlgym_{name}\{{(.*)\}} (\S+)$", text, re.MULTILINE)
-    return sum(float(value) for found, value in series if labels in found)
 
 
 def eventually(read: Callable[[], float], expected: float, within_s: float = 5.0) -> float:

@@ -11,9 +11,10 @@ import pytest
 
 from gym_core.errors import ServiceRejected
 from gym_core.http_client import HttpClient
+from gym_core.launch.plan import env_service_name
 from gym_core.protocol import RolloutResult
-from gym_core.rollout_client import AsyncRolloutClient
-from tests.conftest import gym_stack, scripted_engine
+from gym_core.rollout_client import AsyncRolloutClient, RolloutClient
+from tests.conftest import gym_stack, metric, scripted_engine
 
 RULES: list[dict[str, Any]] = [
     {
@@ -82,7 +83,7 @@ def endpoint() -> Iterator[str]:
     with (
         scripted_engine(RULES) as engine_url,
         gym_stack(
-            ["echo", "dialog"], [engine_url], agent_server={"policy_timeout_s": 2}
+            ["echo", "dialog", "plain"], [engine_url], agent_server={"policy_timeout_s": 2}
         ) as running,
     ):
         yield running.endpoint
@@ -215,6 +216,69 @@ async def test_a_task_the_environment_refuses_fails_as_bad_task(endpoint: str) -
     assert "task.expected" in result.failure.message
 
 
+async def test_a_single_turn_episode_scores_as_the_same_episode_in_a_session(
+    endpoint: str,
+) -> None:
+    """`plain` is `echo` without tools: its episode is verified in one call, with the same
+    result as `echo`'s, which opens a session."""
+    row = task("first question", expected="answer one")
+    async with AsyncRolloutClient(endpoint) as client:
+        in_session, in_one_call = await client.rollouts([row, {**row, "env": "plain"}])
+    assert in_one_call.status == in_session.status == "completed"
+    assert in_one_call.reward == in_session.reward == 1.0
+    assert in_one_call.reward_components == in_session.reward_components
+    assert in_one_call.metrics == in_session.metrics
+    assert in_one_call.messages == in_session.messages
+    assert in_one_call.timing.verify_s > 0
+
+
+@pytest.mark.parametrize(
+    ("row", "kind", "named"),
+    [
+        (task("verify crash"), "verify_error", "ValueError: the verifier could not read this"),
+        (task("first question", expected={"not": "a string"}), "bad_task", "task.expected"),  # type: ignore[arg-type]
+    ],
+)
+async def test_a_single_turn_episode_fails_typed_as_in_a_session(
+    endpoint: str, row: dict[str, Any], kind: str, named: str
+) -> None:
+    result = await run_one(endpoint, {**row, "env": "plain"})
+    assert result.status == "failed"
+    assert result.failure is not None
+    assert result.failure.kind == kind
+    assert named in result.failure.message
+    assert result.reward is None
+    assert len(result.turns) == 1  # the policy's answer is kept; the task was checked after
+
+
+def test_single_turn_episodes_open_no_session_and_episodes_with_tools_do() -> None:
+    """Counted by the resources servers: `plain` answers one `POST /verify` per episode and
+    no session route; `echo` opens and verifies a session per episode. Each is described
+    once (`GET /env`), not per rollout."""
+    rows = [task("first question", expected="answer one", env=env) for env in ("echo", "plain")]
+    with (
+        scripted_engine(RULES) as engine_url,
+        gym_stack(["echo", "plain"], [engine_url]) as running,
+        RolloutClient(running.endpoint) as client,
+    ):
+        results = client.rollouts(rows, samples_per_task=4)
+        plain = running.urls[env_service_name("plain")]
+        echo = running.urls[env_service_name("echo")]
+
+        def requests(url: str, method: str, route: str) -> float:
+            return metric(url, "requests_total", f'method="{method}",route="{route}"')
+
+        assert [r.reward for r in results] == [1.0] * 8
+        assert requests(plain, "POST", "/verify") == 4
+        assert requests(plain, "POST", "/sessions") == 0
+        assert requests(plain, "POST", "/sessions/{session_id}/verify") == 0
+        assert requests(plain, "GET", "/env") == 1
+        assert requests(echo, "POST", "/sessions") == 4
+        assert requests(echo, "POST", "/sessions/{session_id}/verify") == 4
+        assert requests(echo, "POST", "/verify") == 0
+        assert requests(echo, "GET", "/env") == 1
+
+
 async def test_the_environment_can_speak_after_the_assistant(endpoint: str) -> None:
     row = {
         **task("first question", expected="answer two"),
@@ -307,5 +371,5 @@ async def test_a_group_id_that_could_break_a_header_is_422(endpoint: str) -> Non
 async def test_envs_lists_the_served_environments(endpoint: str) -> None:
     async with AsyncRolloutClient(endpoint) as client:
         envs = await client.envs()
-    assert {env.name for env in envs} == {"echo", "dialog"}
+    assert {env.name for env in envs} == {"echo", "dialog", "plain"}
     assert {env.max_turns for env in envs} == {4}

@@ -12,7 +12,7 @@ from gym_core.errors import ServiceRejected, ServiceTimeout
 from gym_core.http_client import HttpClient
 from gym_core.metrics import Exposition
 from gym_core.settings import ResourcesServerSettings
-from tests.conftest import resources_server
+from tests.conftest import metric, resources_server
 
 SETTINGS = ResourcesServerSettings(
     name="echo",
@@ -51,6 +51,20 @@ async def open_session(http: HttpClient, url: str, **fields: object) -> str:
     return answer["session_id"]
 
 
+HOW = ["in a session", "in one call"]
+
+
+async def verified(
+    http: HttpClient, url: str, how: str, messages: list[dict], **fields: object
+) -> dict:
+    """The verdict on `messages` for TASK (with `fields`): seeded in a session then verified,
+    or both in one call (as a single-turn environment's episodes are)."""
+    if how == "in one call":
+        return await http.post(f"{url}/verify", {"task": {**TASK, **fields}, "messages": messages})
+    session = await open_session(http, url, **fields)
+    return await http.post(f"{url}/sessions/{session}/verify", {"messages": messages})
+
+
 async def test_tools_are_listed_with_their_schemas(url: str) -> None:
     async with HttpClient() as http:
         tools = (await http.get(f"{url}/tools"))["tools"]
@@ -58,6 +72,20 @@ async def test_tools_are_listed_with_their_schemas(url: str) -> None:
     assert names == {"add", "echo", "explode", "recall", "remember"}
     add = next(entry for entry in tools if entry["function"]["name"] == "add")
     assert add["function"]["parameters"]["required"] == ["a"]
+
+
+async def test_env_says_an_environment_with_tools_needs_sessions(url: str) -> None:
+    async with HttpClient() as http:
+        described = await http.get(f"{url}/env")
+    assert described["needs_session"] is True
+    assert described["interactive"] is False
+    assert {tool["function"]["name"] for tool in described["tools"]} == {
+        "add",
+        "echo",
+        "explode",
+        "recall",
+        "remember",
+    }
 
 
 async def test_a_session_holds_state_between_tool_calls(url: str) -> None:
@@ -101,6 +129,13 @@ async def test_a_tool_that_raises_is_an_error_output_not_a_500(url: str) -> None
             "task.expected: Input should be a valid string",
         ),
         ("/sessions", {"task": {"env": "echo", "prompt": "x"}}, 422, "task.id: Field required"),
+        (
+            "/verify",
+            {"task": {"id": "a", "env": "echo", "prompt": "x", "expected": 3}, "messages": []},
+            422,
+            "task.expected: Input should be a valid string",
+        ),
+        ("/verify", {"task": TASK}, 422, "messages: Field required"),
         ("/sessions/nope/tools/echo", {"text": "x"}, 404, "no session 'nope'"),
         ("/sessions/nope/verify", {"messages": []}, 404, "no session 'nope'"),
     ],
@@ -139,6 +174,18 @@ async def test_verify_scores_and_closes_the_session(url: str) -> None:
             await http.post(f"{url}/sessions/{session}/verify", {"messages": ANSWER})
 
 
+async def test_one_call_seeds_and_verifies_and_opens_no_session(url: str) -> None:
+    async with HttpClient() as http:
+        opened = metric(url, "requests_total", 'route="/sessions"')
+        verdict = await http.post(f"{url}/verify", {"task": TASK, "messages": ANSWER})
+    assert verdict["reward"] == 1.0
+    assert verdict["reward_components"] == {"contains_expected": 1.0}
+    assert verdict["metrics"] == {"notes": 0}  # the state `seed` gave, passed to `verify`
+    assert verdict["failure"] is None
+    assert metric(url, "requests_total", 'route="/sessions"') == opened
+    assert metric(url, "requests_total", 'route="/verify"') >= 1
+
+
 async def test_the_cpu_pool_works_in_a_server_forked_beside_a_fork_server(
     url_forked_beside_a_fork_server: str,
 ) -> None:
@@ -150,13 +197,12 @@ async def test_the_cpu_pool_works_in_a_server_forked_beside_a_fork_server(
     assert verdict["reward"] == 1.0
 
 
-async def test_verify_failures_are_typed_not_scored(url: str) -> None:
+@pytest.mark.parametrize("how", HOW)
+async def test_verify_failures_are_typed_not_scored(url: str, how: str) -> None:
     crash = [{"role": "assistant", "content": "VERIFY_CRASH"}]
     async with HttpClient() as http:
-        session = await open_session(http, url)
-        broken = await http.post(f"{url}/sessions/{session}/verify", {"messages": crash})
-        session = await open_session(http, url, spin_cpu_s=3.0)
-        spent = await http.post(f"{url}/sessions/{session}/verify", {"messages": ANSWER})
+        broken = await verified(http, url, how, crash)
+        spent = await verified(http, url, how, ANSWER, spin_cpu_s=3.0)
     assert broken["reward"] is None
     assert broken["failure"]["kind"] == "verify_error"
     assert "ValueError: the verifier could not read this" in broken["failure"]["message"]
@@ -173,15 +219,12 @@ async def test_verify_failures_are_typed_not_scored(url: str) -> None:
         ("VERIFY_TEXT", "verify must return a Verdict or a number, got str"),
     ],
 )
+@pytest.mark.parametrize("how", HOW)
 async def test_a_verifier_that_breaks_or_returns_no_reward_is_a_verify_error(
-    url: str, answer: str, named: str
+    url: str, answer: str, named: str, how: str
 ) -> None:
     async with HttpClient() as http:
-        session = await open_session(http, url)
-        verdict = await http.post(
-            f"{url}/sessions/{session}/verify",
-            {"messages": [{"role": "assistant", "content": answer}]},
-        )
+        verdict = await verified(http, url, how, [{"role": "assistant", "content": answer}])
     assert verdict["reward"] is None
     assert verdict["failure"]["kind"] == "verify_error"
     assert named in verdict["failure"]["message"]
