@@ -1,6 +1,7 @@
 """GRPO on a CPU, in one file: SmolLM2-135M learns single-digit additions through RL Gym.
 
-    uv run --extra train python examples/grpo_torch.py --steps 12 --out grpo.json --plot docs/grpo_curve.png
+    uv run --extra train python examples/grpo_torch.py --steps 12 --out grpo.json \
+        --plot docs/grpo_curve.png
 
 The model being trained is also the policy that answers: `LivePolicy` serves its weights from
 this process, and `gym serve math` (started here by the local launcher) points its policy
