@@ -6,9 +6,11 @@ Every service of the plan (the policy server, one resources server per environme
 server) becomes a Serve application of one deployment. Its replicas build the service's app
 with the same factory and settings the local launcher's processes use, on the replica. All of
 them answer through Serve's HTTP proxy at one address, under route prefixes (`/` the agent
-server, `/policy` the policy server, `/env/NAME` each environment), and they call each other
-through the proxy of their own node, so the services speak HTTP exactly as they do locally
-and never learn which launcher runs them.
+server, `/policy` the policy server, `/env/NAME` each environment): that is the edge a trainer
+talks to. Between themselves the services skip the proxy: the agent server reaches the others
+at `serve://APP` URLs, which its HTTP client sends through a deployment handle to a replica
+that runs the request against its own app (`ServiceReplica.asgi`). The services still speak
+HTTP requests and answers, only not over a socket, so they never learn which launcher runs them.
 
 Differences from local, each for a reason:
 - an environment's sessions live in shared shard actors (`SessionShards`), so a request may
@@ -33,6 +35,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from starlette.types import ASGIApp
+
+from gym_core.asgi_call import RawHeaders, RawReply, call_app
 from gym_core.config import GymConfig
 from gym_core.errors import ConfigError, ServiceError
 from gym_core.http_client import HttpClient
@@ -48,6 +53,7 @@ from gym_core.launch.plan import (
 )
 from gym_core.service import SERVER_KEEPALIVE_S
 from gym_core.settings import ReplicaSettings, ResourcesServerSettings, SessionShards
+from gym_core.transport import SERVE_SCHEME
 
 __all__ = [
     "NAMESPACE",
@@ -55,6 +61,7 @@ __all__ = [
     "ServiceReplica",
     "cluster_specs",
     "deployment_options",
+    "handle_url",
     "replica_settings",
     "route_prefix",
 ]
@@ -89,9 +96,17 @@ class ServiceReplica:
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = ServiceSpec.model_validate(spec)
+        self._app: ASGIApp | None = None
 
-    def __serve_build_asgi_app__(self) -> Any:
-        return build_app(self.spec)
+    def __serve_build_asgi_app__(self) -> ASGIApp:
+        self._app = build_app(self.spec)
+        return self._app
+
+    async def asgi(self, method: str, target: str, headers: RawHeaders, body: bytes) -> RawReply:
+        """A request from another service, through a deployment handle (`serve://` URLs)."""
+        if self._app is None:
+            raise LaunchError(f"service {self.spec.name!r} has no app yet")
+        return await call_app(self._app, method, target, headers, body)
 
 
 def route_prefix(name: str) -> str:
@@ -101,6 +116,11 @@ def route_prefix(name: str) -> str:
     if name == POLICY:
         return "/policy"
     return f"/env/{name.removeprefix(env_service_name(''))}"
+
+
+def handle_url(name: str) -> str:
+    """How the other services reach a service: through a deployment handle."""
+    return SERVE_SCHEME + APP_PREFIX + name
 
 
 def replica_settings(config: GymConfig, env_names: list[str]) -> dict[str, ReplicaSettings]:
@@ -133,9 +153,10 @@ def cluster_specs(
 
 
 def deployment_options(name: str, replicas: ReplicaSettings) -> dict[str, Any]:
-    """The Ray Serve deployment options of one service."""
+    """The Ray Serve deployment options of one service; the deployment carries the name of its
+    application (`gym-NAME`), so a `serve://` URL names both."""
     options: dict[str, Any] = {
-        "name": name,
+        "name": APP_PREFIX + name,
         "ray_actor_options": {"num_cpus": replicas.num_cpus},
         "max_ongoing_requests": replicas.max_ongoing_requests,
         "max_constructor_retry_count": CONSTRUCTOR_RETRIES,
@@ -204,7 +225,8 @@ class RayLauncher:
             name: self._proxy + route_prefix(name).rstrip("/")
             for name in service_names(self.env_names)
         }
-        specs = cluster_specs(self.config, self.env_names, urls, self.replicas)
+        handles = {name: handle_url(name) for name in urls}
+        specs = cluster_specs(self.config, self.env_names, handles, self.replicas)
         targets = []
         for spec in specs:
             options = deployment_options(spec.name, self.replicas[spec.name])
