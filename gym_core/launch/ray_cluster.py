@@ -297,6 +297,16 @@ class RayLauncher:
 
         if not ray.is_initialized():
             return
+        if self._connected_here and self.address == "local":
+            # The cluster is this launcher's own: ending it ends every replica, shard and Serve
+            # process (and, through `die_with_parent`, the replicas' CPU workers). Deleting the
+            # applications first would wait for Serve's controller to drain each replica, up
+            # to a minute on a busy machine, for requests nobody will read.
+            self._apps.clear()
+            self._shards.clear()
+            ray.shutdown(wait_for_processes=True)
+            self._connected_here = False
+            return
         others = [name for name in serve.status().applications if name not in self._apps]
         if others:
             for app in self._apps:
