@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import functools
 import random
 from collections.abc import AsyncIterator
 from typing import Any
@@ -30,6 +29,15 @@ from gym_core.errors import (
     ServiceRejected,
     ServiceTimeout,
     ServiceUnavailable,
+)
+from gym_core.transport import (
+    SERVE_SCHEME,
+    CannotConnect,
+    ConnectionClosed,
+    ExchangeBroken,
+    HttpTransport,
+    Reply,
+    Transport,
 )
 
 __all__ = [
@@ -50,9 +58,6 @@ DEFAULT_MAX_RETRIES = 3
 DEFAULT_BACKOFF_S = 0.05
 MAX_BACKOFF_S = 2.0
 DEFAULT_MAX_CONNECTIONS = 1024
-KEEPALIVE_S = 30.0
-"""Shorter than the servers' keep-alive (see `gym_core.service`), so a pooled connection is
-never reused just as the server closes it."""
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
 BUSY_STATUSES = frozenset({429, 503})
 MAX_RETRY_AFTER_S = 60.0
@@ -75,10 +80,11 @@ Timeout = float | None | _Default
 
 
 class HttpClient:
-    """A pooled aiohttp session with timeouts, bounded retries and typed errors.
+    """Pooled connections with timeouts, bounded retries and typed errors.
 
     Create one per process (or per service app) and pass it to whatever needs it; close it on
-    shutdown. The aiohttp session is made on first use, inside the running event loop.
+    shutdown. `http(s)://` URLs go over pooled aiohttp connections, made on first use inside
+    the running event loop; `serve://APP` URLs over Ray Serve handles (`gym_core.transport`).
     """
 
     def __init__(
@@ -97,32 +103,27 @@ class HttpClient:
         self.connect_timeout_s = connect_timeout_s
         self.max_retries = max_retries
         self.backoff_s = backoff_s
-        self.max_connections = max_connections
         # Answers are read as they come (auto_decompress is off, for speed), so ask for none
         # compressed: aiohttp would otherwise offer gzip and deflate.
-        self._headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
+        headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
         if token:
-            self._headers["Authorization"] = f"Bearer {token}"
-        self._session: aiohttp.ClientSession | None = None
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = HttpTransport(headers, max_connections, connect_timeout_s)
+        self._serve: Transport | None = None
 
-    def _client_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self.max_connections, keepalive_timeout=KEEPALIVE_S
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                headers=self._headers,
-                json_serialize=_dumps_text,
-                cookie_jar=aiohttp.DummyCookieJar(),  # services speak JSON, never cookies
-                auto_decompress=False,
-            )
-        return self._session
+    def _transport(self, url: str) -> Transport:
+        if not url.startswith(SERVE_SCHEME):
+            return self._http
+        if self._serve is None:
+            from gym_core.launch.serve_transport import ServeTransport  # imports ray
+
+            self._serve = ServeTransport(self._http.headers)
+        return self._serve
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
+        if self._serve is not None:
+            await self._serve.close()
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -179,42 +180,34 @@ class HttpClient:
         """Like `request`, but the successful answer's body is returned undecoded, for callers
         that validate JSON straight into a model (pydantic's `model_validate_json`)."""
         data = _encode(body)
-        timeout = self._timeout(self.timeout_s if timeout_s is CLIENT_DEFAULT else timeout_s)
+        total_s = self.timeout_s if timeout_s is CLIENT_DEFAULT else timeout_s
+        transport = self._transport(url)
         busy = _BusyWait(self.max_busy_wait_s)
         attempt = 0
         while True:
-            retry_reason = ""
-            wait_s: float | None = None
             try:
-                async with self._client_session().request(
-                    method, url, data=data, timeout=timeout, headers=headers
-                ) as response:
-                    payload = await response.read()
-                    if response.status < 400:
-                        return payload
-                    wait_s = busy.wait_for(response)
-                    if wait_s is None and (
-                        response.status not in RETRYABLE_STATUSES
-                        or PROCESSED_HEADER in response.headers
-                    ):
-                        raise _error(url, response.status, payload)
-                    detail, message = _reason(payload)
-                    retry_reason = f"HTTP {response.status}: {message or detail}"
-            except aiohttp.ClientConnectorError as error:
-                retry_reason = f"cannot connect ({error.os_error.strerror or error})"
-            except aiohttp.ConnectionTimeoutError:  # nothing was sent: safe to send again
-                retry_reason = f"cannot connect (no connection within {timeout.connect:g}s)"
-            except aiohttp.ServerDisconnectedError:
+                reply = await transport.send(method, url, data, headers, total_s)
+            except CannotConnect as error:
+                retry_reason = f"cannot connect ({error})"
+            except ConnectionClosed as error:
                 if method not in IDEMPOTENT_METHODS:
-                    raise ServiceDisconnected(url, "the server closed the connection") from None
-                retry_reason = "the server closed the connection"
+                    raise ServiceDisconnected(url, str(error)) from None
+                retry_reason = str(error)
             except TimeoutError:
-                raise ServiceTimeout(url, f"no answer within {timeout.total}s") from None
-            except aiohttp.ClientError as error:  # the exchange broke once connected
-                raise ServiceDisconnected(url, f"{type(error).__name__}: {error}") from None
-            if wait_s is not None:
-                await asyncio.sleep(wait_s)
-                continue
+                raise ServiceTimeout(url, f"no answer within {total_s}s") from None
+            except ExchangeBroken as error:
+                raise ServiceDisconnected(url, str(error)) from None
+            else:
+                if reply.status < 400:
+                    return reply.body
+                wait_s = busy.wait_for(reply)
+                if wait_s is not None:
+                    await asyncio.sleep(wait_s)
+                    continue
+                if reply.status not in RETRYABLE_STATUSES or PROCESSED_HEADER in reply.headers:
+                    raise _error(url, reply.status, reply.body)
+                detail, message = _reason(reply.body)
+                retry_reason = f"HTTP {reply.status}: {message or detail}"
             if attempt == self.max_retries:
                 raise ServiceUnavailable(
                     url, f"{retry_reason} (after {self.max_retries + 1} attempts)"
@@ -228,7 +221,8 @@ class HttpClient:
         """POST `body` and yield each non-empty line of the answer as it arrives.
 
         The timeout bounds the wait for each line, not the whole stream. Connection failures
-        are retried as in `request`, but never once a line has been read.
+        are retried as in `request`, but never once a line has been read. Over HTTP only: no
+        call between services streams.
         """
         idle = self.timeout_s if idle_timeout_s is CLIENT_DEFAULT else idle_timeout_s
         timeout = aiohttp.ClientTimeout(total=None, connect=self.connect_timeout_s, sock_read=idle)
@@ -237,7 +231,7 @@ class HttpClient:
         attempt = 0
         while True:
             try:
-                response = await self._client_session().post(url, data=data, timeout=timeout)
+                response = await self._http.session().post(url, data=data, timeout=timeout)
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
                 if attempt == self.max_retries:
                     raise ServiceUnavailable(url, f"cannot connect ({error})") from None
@@ -260,9 +254,6 @@ class HttpClient:
                     return
             await asyncio.sleep(wait_s)
 
-    def _timeout(self, total_s: float | None) -> aiohttp.ClientTimeout:
-        return _client_timeout(total_s, self.connect_timeout_s)
-
     def _backoff(self, attempt: int) -> float:
         return random.uniform(0, min(MAX_BACKOFF_S, self.backoff_s * 2**attempt))
 
@@ -273,7 +264,7 @@ class _BusyWait:
     def __init__(self, budget_s: float) -> None:
         self.left_s = budget_s
 
-    def wait_for(self, response: aiohttp.ClientResponse) -> float | None:
+    def wait_for(self, response: aiohttp.ClientResponse | Reply) -> float | None:
         """The wait a 429/503 with `Retry-After` asks for, or None: not busy, processed, or
         the budget is spent."""
         if (
@@ -293,16 +284,6 @@ class _BusyWait:
             return None
         self.left_s -= wait_s
         return wait_s
-
-
-@functools.lru_cache(maxsize=64)
-def _client_timeout(total_s: float | None, connect_s: float) -> aiohttp.ClientTimeout:
-    """Timeouts are immutable; making one per request shows up in profiles."""
-    return aiohttp.ClientTimeout(total=total_s, connect=connect_s)
-
-
-def _dumps_text(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 def _encode(body: Any) -> bytes | None:

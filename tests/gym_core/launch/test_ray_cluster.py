@@ -25,6 +25,7 @@ from gym_core.launch.plan import AGENT, POLICY
 from gym_core.launch.ray_cluster import (
     cluster_specs,
     deployment_options,
+    handle_url,
     replica_settings,
     route_prefix,
 )
@@ -44,10 +45,16 @@ def test_services_answer_under_their_prefixes() -> None:
     assert route_prefix("env-math") == "/env/math"
 
 
+def test_services_reach_each_other_through_handles_to_their_deployments() -> None:
+    """A `serve://` URL names the application, whose one deployment has the same name."""
+    assert handle_url("env-math") == "serve://gym-env-math"
+    assert deployment_options("env-math", ReplicaSettings())["name"] == "gym-env-math"
+
+
 def test_replicas_are_fixed_or_autoscaled_within_bounds() -> None:
     fixed = deployment_options("env-code", ReplicaSettings(replicas=8, num_cpus=2))
     assert fixed["num_replicas"] == 8
-    assert fixed["ray_actor_options"] == {"num_cpus": 2}
+    assert fixed["ray_actor_options"]["num_cpus"] == 2
     assert "autoscaling_config" not in fixed
     scaled = deployment_options(
         "env-code", ReplicaSettings(replicas=2, min_replicas=1, max_replicas=6)
@@ -127,6 +134,7 @@ RULES: list[dict[str, Any]] = [
         "tool_calls": [{"name": "wait", "arguments": {"seconds": 4}}],
     },
     {"role": "tool", "match": "^waited", "reply": "waited for 42"},
+    {"role": "user", "match": "^stall", "hang": True},
     *EPISODE_RULES,  # `remember this`: a tool call that stores a note, one that reads it
 ]
 CONFIG = {
@@ -138,6 +146,7 @@ CONFIG = {
         }
     },
     "cluster": {"agent": {"num_cpus": 0.25}, "policy_num_cpus": 0.25},
+    "agent_server": {"policy_timeout_s": 3},
     "resources": {"cpu_workers": 1},
 }
 
@@ -207,6 +216,24 @@ def test_the_policy_is_steered_through_the_cluster_endpoint(endpoint: str) -> No
     assert state.paused is False
     assert [engine.healthy for engine in state.engines] == [True]
     assert result.turns[0].policy_version == 6
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_a_stuck_policy_times_out_through_its_handle(endpoint: str) -> None:
+    """The agent's handle call to the policy server is bounded as its HTTP call is locally,
+    and cancelled on the policy server when it times out."""
+    with RolloutClient(endpoint) as client:
+        # (a batch whose every sample failed at the policy would be answered 503)
+        result, fine = client.rollouts(rows("stall", 1, "42") + rows("hello", 1, "42"))
+        deadline = time.monotonic() + 30
+        while client.policy().in_flight and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.policy().in_flight == 0
+    assert result.status == "failed"
+    assert result.failure is not None
+    assert result.failure.kind == "policy_timeout"
+    assert fine.status == "completed"
 
 
 @pytest.mark.cluster
