@@ -25,12 +25,14 @@ from environments.workplace.make_solutions import (
     cheats,
     solutions,
 )
+from environments.workplace.server import Call
 from gym_core.cli import main
 from gym_core.collect import read_results
 from gym_core.http_client import HttpClient
 from gym_core.hub.solutions import cheats_jsonl, solutions_jsonl, tasks_jsonl
 from gym_core.settings import ResourcesServerSettings
 from tests.conftest import resources_server, scripted_engine
+from tests.fixtures.scripted_rules import calls_then_done
 
 PEER_ROWS = Path(__file__).parent / "peer_rows" / "workplace_assistant.jsonl"
 SEND = "email_send_email"
@@ -195,19 +197,15 @@ def test_a_company_survives_pickling_as_shared_sessions_keep_it() -> None:
 
 def test_the_peer_rows_run_unchanged_and_are_graded_as_the_peer_grades(tmp_path: Path) -> None:
     """The reference calls earn 1 and no calls earn 0, on a company made from each row."""
-    made = [
-        {
-            "role": "user",
-            "match": f"^{re.escape(row['responses_create_params']['input'][-1]['content'])}$",
-            "tool_calls": [
-                {"name": c["name"], "arguments": orjson.loads(c["arguments"])}
-                for c in row["ground_truth"]
-            ],
-        }
+    reference = calls_then_done(
+        (
+            row["responses_create_params"]["input"][-1]["content"],
+            [Call.model_validate(c).model_dump() for c in row["ground_truth"]],
+        )
         for row in peer_rows()
-    ]
+    )
     scripts = {
-        "reference": [*made, {"role": "tool", "reply": "Done."}],
+        "reference": reference,
         "idle": [{"reply": "Done."}],
     }
     rewards = {}
