@@ -33,6 +33,7 @@ from gym_core.hub.solutions import cheats_jsonl, solutions_jsonl, tasks_jsonl
 from gym_core.settings import ResourcesServerSettings
 from tests.conftest import resources_server, scripted_engine
 from tests.fixtures.scripted_rules import calls_then_done
+from tests.fixtures.sessions import call, open_session, verify
 
 PEER_ROWS = Path(__file__).parent / "peer_rows" / "workplace_assistant.jsonl"
 SEND = "email_send_email"
@@ -65,20 +66,6 @@ def url() -> Iterator[str]:
         yield url
 
 
-async def open_session(http: HttpClient, url: str, row: dict[str, Any]) -> str:
-    answer = await http.post(f"{url}/sessions", {"task": {**row, "env": "workplace"}})
-    return str(answer["session_id"])
-
-
-async def call(http: HttpClient, url: str, session: str, name: str, **arguments: Any) -> Any:
-    return await http.post(f"{url}/sessions/{session}/tools/{name}", arguments)
-
-
-async def verify(http: HttpClient, url: str, session: str) -> Any:
-    messages = [{"role": "user", "content": "go"}, {"role": "assistant", "content": "Done."}]
-    return await http.post(f"{url}/sessions/{session}/verify", {"messages": messages})
-
-
 async def test_concurrent_sessions_never_see_each_others_writes(url: str) -> None:
     row = reassign_task()
     [(_, first), *_] = calls_of(row)
@@ -97,7 +84,9 @@ async def test_concurrent_sessions_never_see_each_others_writes(url: str) -> Non
         )
 
     async with HttpClient(timeout_s=30) as http:
-        sessions = await asyncio.gather(*(open_session(http, url, row) for _ in range(6)))
+        sessions = await asyncio.gather(
+            *(open_session(http, url, row, "workplace") for _ in range(6))
+        )
         await asyncio.gather(*(solve(s) for s in sessions[:3]), *(wipe(s) for s in sessions[3:5]))
         search = "customer_relationship_manager_search_customers"
         untouched = await call(http, url, sessions[5], search, page_size=50, page=1)
@@ -114,8 +103,8 @@ async def test_order_does_not_matter_but_an_extra_email_costs_the_reward(url: st
     row = {"id": "two-emails", "prompt": "Send two emails.", "ground_truth": truth}
     async with HttpClient(timeout_s=30) as http:
         reversed_order, extra = (
-            await open_session(http, url, row),
-            await open_session(http, url, row),
+            await open_session(http, url, row, "workplace"),
+            await open_session(http, url, row, "workplace"),
         )
         for session in (reversed_order, extra):
             for recipient, subject in reversed(notes):
@@ -133,7 +122,7 @@ async def test_order_does_not_matter_but_an_extra_email_costs_the_reward(url: st
 async def test_bad_calls_are_refused_naming_the_field_and_counted(url: str) -> None:
     row = reassign_task()
     async with HttpClient(timeout_s=30) as http:
-        session = await open_session(http, url, row)
+        session = await open_session(http, url, row, "workplace")
         status = await call(
             http, url, session, UPDATE, customer_id="00000001", field="status", new_value="Maybe"
         )
@@ -153,7 +142,7 @@ async def test_bad_calls_are_refused_naming_the_field_and_counted(url: str) -> N
         verdict = await verify(http, url, session)
         bad = {**row, "ground_truth": [{"name": SEND, "arguments": '{"recipient": "nobody"}'}]}
         with pytest.raises(Exception, match=re.escape("task.ground_truth[0]")):
-            await open_session(http, url, bad)
+            await open_session(http, url, bad, "workplace")
     assert status["is_error"]
     assert "status must be one of" in status["output"]
     assert missing["is_error"]
@@ -168,7 +157,7 @@ async def test_values_are_stored_canonically_found_in_any_case_and_paged(url: st
     row = reassign_task()
     search = "customer_relationship_manager_search_customers"
     async with HttpClient(timeout_s=30) as http:
-        session = await open_session(http, url, row)
+        session = await open_session(http, url, row, "workplace")
         updated = await call(http, url, session, UPDATE, customer_id="7", field="status",
                              new_value="won")  # fmt: skip
         won = await call(http, url, session, search, status="WON", page_size=50)
