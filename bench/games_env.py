@@ -18,10 +18,10 @@ import argparse
 import asyncio
 import copy
 import re
-import statistics
 import time
 from typing import Any
 
+from bench.scripted_rollouts import mean_reward, p50_ms, timed_rollouts
 from environments.games.catalog import new_game, opening, turn
 from environments.games.generate import generate_tasks
 from environments.games.make_solutions import SOLUTIONS, TASKS
@@ -29,11 +29,9 @@ from environments.games.solvers import winning_moves
 from gym_core.http_client import HttpClient
 from gym_core.hub.player import ScriptedPlayer, wire
 from gym_core.hub.solutions import load_solutions, steps_of
-from gym_core.protocol import RolloutResult
-from gym_core.rollout_client import AsyncRolloutClient
 from gym_core.settings import ResourcesServerSettings
 from gym_core.tasks_file import load_tasks
-from tests.conftest import gym_stack, resources_server, scripted_engine
+from tests.conftest import resources_server
 
 CONCURRENT_PLAYS = 16
 
@@ -53,25 +51,15 @@ def board_rules(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-async def rollouts(endpoint: str, rows: list[dict[str, Any]], samples: int) -> list[RolloutResult]:
-    async with AsyncRolloutClient(endpoint) as client:
-        return await client.rollouts(rows, samples_per_task=samples)
-
-
 def bench_rollouts(tasks: int, samples: int) -> None:
     rows = [{**row, "env": "games"} for row in generate_tasks(tasks, 7, "hard")]
-    with scripted_engine(board_rules(rows)) as engine, gym_stack(["games"], [engine]) as running:
-        asyncio.run(rollouts(running.endpoint, rows[:3], 1))  # warm up
-        started = time.perf_counter()
-        results = asyncio.run(rollouts(running.endpoint, rows, samples))
-        elapsed = time.perf_counter() - started
+    elapsed, results = timed_rollouts("games", board_rules(rows), rows, samples, warm_up=3)
     turns = sum(len(r.turns) for r in results)
-    p50 = statistics.median(r.timing.total_s for r in results) * 1000
     print(
         f"rollouts: {len(results)} hard games ({len(rows)} tasks x {samples}), {turns} policy "
         f"turns in {elapsed:.2f}s: {len(results) / elapsed:.1f} rollouts/s, "
-        f"{turns / elapsed:.0f} turns/s, episode p50 {p50:.0f} ms, mean reward "
-        f"{statistics.mean(r.reward or 0.0 for r in results):.2f}"
+        f"{turns / elapsed:.0f} turns/s, episode p50 {p50_ms(results):.0f} ms, mean reward "
+        f"{mean_reward(results):.2f}"
     )
 
 

@@ -15,54 +15,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import statistics
 import time
 from typing import Any
 
-import orjson
-
+from bench.scripted_rollouts import distinct_prompts, mean_reward, p50_ms, timed_rollouts
 from environments.workplace.generate import generate_tasks
-from environments.workplace.server import WorkplaceServer, WorkplaceTask
-from gym_core.protocol import RolloutResult
-from gym_core.rollout_client import AsyncRolloutClient
+from environments.workplace.server import Call, WorkplaceServer, WorkplaceTask
 from resources_server import NoSettings, Trajectory
-from tests.conftest import gym_stack, scripted_engine
+from tests.fixtures.scripted_rules import calls_then_done
 
 
 def rules(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    made = [
-        {
-            "role": "user",
-            "match": f"^{re.escape(row['prompt'][-1]['content'])}$",
-            "tool_calls": [
-                {"name": c["name"], "arguments": orjson.loads(c["arguments"])}
-                for c in row["ground_truth"]
-            ],
-        }
+    return calls_then_done(
+        (
+            row["prompt"][-1]["content"],
+            [Call.model_validate(c).model_dump() for c in row["ground_truth"]],
+        )
         for row in rows
-    ]
-    return [*made, {"role": "tool", "reply": "Done."}]
-
-
-async def run(endpoint: str, rows: list[dict[str, Any]], samples: int) -> list[RolloutResult]:
-    async with AsyncRolloutClient(endpoint) as client:
-        return await client.rollouts(rows, samples_per_task=samples)
+    )
 
 
 def rollouts(rows: list[dict[str, Any]], samples: int) -> None:
-    with scripted_engine(rules(rows)) as engine, gym_stack(["workplace"], [engine]) as running:
-        asyncio.run(run(running.endpoint, rows[:2], 1))  # warm up
-        started = time.perf_counter()
-        results = asyncio.run(run(running.endpoint, rows, samples))
-        elapsed = time.perf_counter() - started
+    elapsed, results = timed_rollouts("workplace", rules(rows), rows, samples, warm_up=2)
     calls = sum(int(r.metrics["num_tool_calls"]) for r in results)  # type: ignore[call-overload]
-    p50 = statistics.median(r.timing.total_s for r in results) * 1000
     print(
         f"workplace: {len(results)} rollouts ({len(rows)} hard tasks x {samples}), {calls} tool "
         f"calls in {elapsed:.2f}s: {len(results) / elapsed:.0f} rollouts/s, "
-        f"{calls / elapsed:.0f} tool calls/s, episode p50 {p50:.0f} ms, mean reward "
-        f"{statistics.mean(r.reward or 0.0 for r in results):.2f}"
+        f"{calls / elapsed:.0f} tool calls/s, episode p50 {p50_ms(results):.0f} ms, mean reward "
+        f"{mean_reward(results):.2f}"
     )
     shares = {part: statistics.mean(getattr(r.timing, f"{part}_s") for r in results) for part in
               ("policy", "tools", "verify")}  # fmt: skip
@@ -99,9 +80,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10, help="samples per task")
     parser.add_argument("--seconds", type=float, default=3.0, help="how long to verify")
     args = parser.parse_args()
-    rows = [{**row, "env": "workplace"} for row in generate_tasks(args.tasks, 7, "hard")]
-    prompts = [row["prompt"][-1]["content"] for row in rows]
-    rows = [row for row, prompt in zip(rows, prompts, strict=True) if prompts.count(prompt) == 1]
+    rows = distinct_prompts(
+        [{**row, "env": "workplace"} for row in generate_tasks(args.tasks, 7, "hard")]
+    )
     asyncio.run(verifications(rows, args.seconds))
     rollouts(rows, args.samples)
 

@@ -11,7 +11,10 @@
 
 The first parameter after `self` receives the session's state; the rest are the tool's
 arguments. The summary line becomes the description, and the `Args:` section describes each
-argument. Arguments are validated against the type hints before the method runs.
+argument. Arguments are validated against the type hints before the method runs. An argument
+that several tools share can carry its description in its type instead, written once:
+
+    Day = Annotated[str, Field(description="A day, YYYY-MM-DD.")]
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def tool_spec(method: ToolMethod) -> ToolSpec:
     """Derive the schema and argument model of a tool method."""
     name = method.__name__
     parameters = list(inspect.signature(method).parameters.values())[2:]  # self, state
-    hints = get_type_hints(method)
+    hints = get_type_hints(method, include_extras=True)
     summary, descriptions = _parse_docstring(inspect.getdoc(method) or "")
     fields: dict[str, Any] = {}
     for parameter in parameters:
@@ -67,10 +70,9 @@ def tool_spec(method: ToolMethod) -> ToolSpec:
         if parameter.name not in hints:
             raise TypeError(f"tool {name!r}: parameter {parameter.name!r} needs a type hint")
         default = ... if parameter.default is parameter.empty else parameter.default
-        fields[parameter.name] = (
-            hints[parameter.name],
-            Field(default, description=descriptions.get(parameter.name)),
-        )
+        description = descriptions.get(parameter.name)  # else its type's, if it has one
+        field = Field(default) if description is None else Field(default, description=description)
+        fields[parameter.name] = (hints[parameter.name], field)
     arguments_model = create_model(  # type: ignore[call-overload]
         f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
     )

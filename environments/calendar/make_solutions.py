@@ -30,7 +30,6 @@ the events after each message, and changes nothing).
 from __future__ import annotations
 
 from itertools import islice, permutations
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -48,8 +47,7 @@ from gym_core.hub.solutions import (
     Solution,
     Step,
     ToolStep,
-    cheats_jsonl,
-    solutions_jsonl,
+    data_files,
 )
 from gym_core.tasks_file import load_tasks
 
@@ -65,13 +63,8 @@ __all__ = [
     "solutions",
 ]
 
-DATA = Path(__file__).parent / "data"
-TASKS = DATA / "tasks.jsonl"
-SOLUTIONS = DATA / "solutions.jsonl"
-CHEATS = DATA / "cheats.jsonl"
-TOOLS_TASKS = DATA / "tools_tasks.jsonl"
-TOOLS_SOLUTIONS = DATA / "tools_solutions.jsonl"
-TOOLS_CHEATS = DATA / "tools_cheats.jsonl"
+TASKS, SOLUTIONS, CHEATS = data_files(__file__)
+TOOLS_TASKS, TOOLS_SOLUTIONS, TOOLS_CHEATS = data_files(__file__, "tools_")
 CHEAT_EVERY = 10
 ORDERS_TRIED = 5040
 """Orders of the events `ignores_constraints` tries (all of them up to 7 events)."""
@@ -251,10 +244,8 @@ def each_event_twice(calendar: Calendar) -> Calendar:
 
 
 def main() -> None:
-    SOLUTIONS.write_bytes(solutions_jsonl(solutions(tools=False)))
-    TOOLS_SOLUTIONS.write_bytes(solutions_jsonl(solutions(tools=True)))
-    CHEATS.write_bytes(cheats_jsonl(cheats(tools=False)))
-    TOOLS_CHEATS.write_bytes(cheats_jsonl(cheats(tools=True)))
+    data_files(__file__).write(solutions=solutions(tools=False), cheats=cheats(tools=False))
+    data_files(__file__, "tools_").write(solutions=solutions(tools=True), cheats=cheats(tools=True))
 
 
 if __name__ == "__main__":

@@ -38,8 +38,7 @@ from gym_core.hub.solutions import (
     SayStep,
     Solution,
     ToolStep,
-    cheats_jsonl,
-    solutions_jsonl,
+    data_files,
 )
 from gym_core.protocol import Task
 from gym_core.tasks_file import load_tasks
@@ -169,10 +168,8 @@ def _prompt(task: Task) -> str:
 
 
 def main() -> None:
-    SOLUTIONS.write_bytes(solutions_jsonl(solutions(tools=False)))
-    TOOLS_SOLUTIONS.write_bytes(solutions_jsonl(solutions(tools=True)))
-    CHEATS.write_bytes(cheats_jsonl(cheats(tools=False)))
-    TOOLS_CHEATS.write_bytes(cheats_jsonl(cheats(tools=True)))
+    data_files(__file__).write(solutions=solutions(tools=False), cheats=cheats(tools=False))
+    data_files(__file__, "tools_").write(solutions=solutions(tools=True), cheats=cheats(tools=True))
 
 
 if __name__ == "__main__":

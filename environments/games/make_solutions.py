@@ -17,7 +17,6 @@ word, a step away from the goal, another code). The cheat probes, which must ear
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from environments.games.catalog import new_game
@@ -29,17 +28,12 @@ from gym_core.hub.solutions import (
     SayStep,
     Solution,
     Step,
-    cheats_jsonl,
-    solutions_jsonl,
-    tasks_jsonl,
+    data_files,
 )
 
 __all__ = ["CHEATS", "SOLUTIONS", "TASKS", "bundled_rows", "cheats", "say", "solutions"]
 
-DATA = Path(__file__).parent / "data"
-TASKS = DATA / "tasks.jsonl"
-SOLUTIONS = DATA / "solutions.jsonl"
-CHEATS = DATA / "cheats.jsonl"
+TASKS, SOLUTIONS, CHEATS = data_files(__file__)
 PER_DIFFICULTY = 33
 
 
@@ -96,9 +90,7 @@ def cheats(rows: list[dict[str, Any]], references: list[Solution]) -> list[Cheat
 def main() -> None:
     rows = bundled_rows()
     references = solutions(rows)
-    TASKS.write_bytes(tasks_jsonl(rows))
-    SOLUTIONS.write_bytes(solutions_jsonl(references))
-    CHEATS.write_bytes(cheats_jsonl(cheats(rows, references)))
+    data_files(__file__).write(tasks=rows, solutions=references, cheats=cheats(rows, references))
 
 
 if __name__ == "__main__":

@@ -20,17 +20,13 @@ of which must earn 0:
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from environments.text_to_sql.generate import generate_with_near_misses
-from gym_core.hub.solutions import Cheat, Solution, cheats_jsonl, solutions_jsonl
+from gym_core.hub.solutions import Cheat, Solution, data_files
 
 __all__ = ["CHEATS", "LEVELS_BUNDLED", "SOLUTIONS", "TASKS", "bundled", "cheats", "solutions"]
 
-DATA = Path(__file__).parent / "data"
-TASKS = DATA / "tasks.jsonl"
-SOLUTIONS = DATA / "solutions.jsonl"
-CHEATS = DATA / "cheats.jsonl"
+TASKS, SOLUTIONS, CHEATS = data_files(__file__)
 LEVELS_BUNDLED = {"easy": 20, "medium": 20, "hard": 20}
 """Tasks per difficulty in `data/tasks.jsonl`, all with seed 0."""
 CHEAT_EVERY = 5
@@ -75,15 +71,8 @@ def cheats() -> list[Cheat]:
 
 
 def main() -> None:
-    TASKS.write_bytes(b"".join(_line(row) for row, _ in bundled()))
-    SOLUTIONS.write_bytes(solutions_jsonl(solutions()))
-    CHEATS.write_bytes(cheats_jsonl(cheats()))
-
-
-def _line(row: dict[str, object]) -> bytes:
-    import orjson
-
-    return orjson.dumps({**row, "env": "text_to_sql"}) + b"\n"
+    tasks = ({**row, "env": "text_to_sql"} for row, _ in bundled())
+    data_files(__file__).write(tasks=tasks, solutions=solutions(), cheats=cheats())
 
 
 if __name__ == "__main__":

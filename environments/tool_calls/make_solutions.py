@@ -19,8 +19,6 @@ counter left out) and still answers as if it were done. The cheat probes, which 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from environments.tool_calls.generate import CITIES
 from environments.tool_calls.server import ToolCallsTask
 from gym_core.hub.solutions import (
@@ -29,17 +27,13 @@ from gym_core.hub.solutions import (
     Solution,
     Step,
     ToolStep,
-    cheats_jsonl,
-    solutions_jsonl,
+    data_files,
 )
 from gym_core.tasks_file import load_tasks
 
 __all__ = ["CHEATS", "SOLUTIONS", "TASKS", "cheats", "solutions"]
 
-DATA = Path(__file__).parent / "data"
-TASKS = DATA / "tasks.jsonl"
-SOLUTIONS = DATA / "solutions.jsonl"
-CHEATS = DATA / "cheats.jsonl"
+TASKS, SOLUTIONS, CHEATS = data_files(__file__)
 DONE = SayStep(say="Done: I made the calls you asked for.")
 
 
@@ -110,8 +104,7 @@ def _counting(task: ToolCallsTask, steps: list[int]) -> list[Step]:
 
 
 def main() -> None:
-    SOLUTIONS.write_bytes(solutions_jsonl(solutions()))
-    CHEATS.write_bytes(cheats_jsonl(cheats()))
+    data_files(__file__).write(solutions=solutions(), cheats=cheats())
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from environments.workplace import records
 from environments.workplace.calls import counted
@@ -16,6 +18,10 @@ VALUES = (
     "visits_referral", "visits_search_engine", "visits_social_media",
 )  # fmt: skip
 PLOTS = ("bar", "line", "scatter", "histogram")
+FirstDay = Annotated[
+    str, Field(description="First day, YYYY-MM-DD (inclusive); empty for no limit.")
+]
+LastDay = Annotated[str, Field(description="Last day, YYYY-MM-DD (inclusive); empty for no limit.")]
 
 
 def _visits(company: Company, time_min: str, time_max: str) -> list[dict[str, Any]]:
@@ -47,14 +53,9 @@ class AnalyticsTools:
 
     @counted
     async def analytics_total_visits_count(
-        self, company: Company, time_min: str = "", time_max: str = ""
+        self, company: Company, time_min: FirstDay = "", time_max: LastDay = ""
     ) -> dict[str, int]:
-        """How many visits there were, by day.
-
-        Args:
-            time_min: First day, YYYY-MM-DD (inclusive); empty for no limit.
-            time_max: Last day, YYYY-MM-DD (inclusive); empty for no limit.
-        """
+        """How many visits there were, by day."""
         days: dict[str, int] = {}
         for visit in _visits(company, time_min, time_max):
             days[visit["date_of_visit"]] = days.get(visit["date_of_visit"], 0) + 1
@@ -62,26 +63,23 @@ class AnalyticsTools:
 
     @counted
     async def analytics_engaged_users_count(
-        self, company: Company, time_min: str = "", time_max: str = ""
+        self, company: Company, time_min: FirstDay = "", time_max: LastDay = ""
     ) -> dict[str, int]:
-        """How many visits were by engaged users.
-
-        Args:
-            time_min: First day, YYYY-MM-DD (inclusive); empty for no limit.
-            time_max: Last day, YYYY-MM-DD (inclusive); empty for no limit.
-        """
+        """How many visits were by engaged users."""
         visits = _visits(company, time_min, time_max)
         return {"engaged_users": sum(v["user_engaged"] == "True" for v in visits)}
 
     @counted
     async def analytics_traffic_source_count(
-        self, company: Company, time_min: str = "", time_max: str = "", traffic_source: str = ""
+        self,
+        company: Company,
+        time_min: FirstDay = "",
+        time_max: LastDay = "",
+        traffic_source: str = "",
     ) -> dict[str, int]:
         """How many visits came from one traffic source.
 
         Args:
-            time_min: First day, YYYY-MM-DD (inclusive); empty for no limit.
-            time_max: Last day, YYYY-MM-DD (inclusive); empty for no limit.
             traffic_source: direct, referral, search engine or social media.
         """
         source = records.choice(*TRAFFIC_SOURCES)(company, "traffic_source", traffic_source)
@@ -90,14 +88,9 @@ class AnalyticsTools:
 
     @counted
     async def analytics_get_average_session_duration(
-        self, company: Company, time_min: str = "", time_max: str = ""
+        self, company: Company, time_min: FirstDay = "", time_max: LastDay = ""
     ) -> dict[str, float]:
-        """The mean session length, in seconds.
-
-        Args:
-            time_min: First day, YYYY-MM-DD (inclusive); empty for no limit.
-            time_max: Last day, YYYY-MM-DD (inclusive); empty for no limit.
-        """
+        """The mean session length, in seconds."""
         seconds = [int(v["session_duration_seconds"]) for v in _visits(company, time_min, time_max)]
         return {"average_seconds": round(sum(seconds) / len(seconds), 1) if seconds else 0.0}
 

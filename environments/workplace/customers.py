@@ -3,7 +3,9 @@ stand; search them, add, update and delete."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from environments.workplace import records
 from environments.workplace.calls import counted
@@ -11,6 +13,7 @@ from environments.workplace.company import PRODUCTS, STATUSES, Company
 
 __all__ = ["CustomerTools"]
 
+CustomerId = Annotated[str, Field(description="The customer's 8-digit id.")]
 DEFAULT_PAGE_SIZE = 10
 CHECKS: dict[str, records.Check] = {
     "customer_name": records.text,
@@ -123,25 +126,19 @@ class CustomerTools:
 
     @counted
     async def customer_relationship_manager_update_customer(
-        self, company: Company, customer_id: str, field: str, new_value: str
+        self, company: Company, customer_id: CustomerId, field: str, new_value: records.NewValue
     ) -> dict[str, Any]:
         """Change one field of a customer (e.g. status, or assigned_to_email to reassign).
 
         Args:
-            customer_id: The customer's 8-digit id.
             field: One of customer_name, assigned_to_email, customer_email, customer_phone,
                 last_contact_date, product_interest, status, notes, follow_up_by.
-            new_value: The field's new value.
         """
         return records.update(company, "customers", customer_id, field, new_value, CHECKS)
 
     @counted
     async def customer_relationship_manager_delete_customer(
-        self, company: Company, customer_id: str
+        self, company: Company, customer_id: CustomerId
     ) -> str:
-        """Delete a customer.
-
-        Args:
-            customer_id: The customer's 8-digit id.
-        """
+        """Delete a customer."""
         return records.delete(company, "customers", customer_id)

@@ -7,7 +7,9 @@ starts at 09:00 or later and ends by 18:00.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from environments.workplace import records
 from environments.workplace.calls import counted
@@ -16,6 +18,7 @@ from resources_server import ToolError
 
 __all__ = ["EventTools"]
 
+EventId = Annotated[str, Field(description="The event's 8-digit id.")]
 DEFAULT_PAGE_SIZE = 10
 START_FORMAT = "%Y-%m-%d %H:%M:%S"
 CHECKS: dict[str, records.Check] = {
@@ -76,12 +79,11 @@ class EventTools:
 
     @counted
     async def calendar_get_event_information_by_id(
-        self, company: Company, event_id: str, field: str
+        self, company: Company, event_id: EventId, field: str
     ) -> dict[str, Any]:
         """Read one field of an event.
 
         Args:
-            event_id: The event's 8-digit id.
             field: One of event_id, event_name, participant_email, event_start, duration.
         """
         return records.field_of(company, "events", event_id, field)
@@ -112,14 +114,12 @@ class EventTools:
 
     @counted
     async def calendar_update_event(
-        self, company: Company, event_id: str, field: str, new_value: str
+        self, company: Company, event_id: EventId, field: str, new_value: records.NewValue
     ) -> dict[str, Any]:
         """Change one field of an event.
 
         Args:
-            event_id: The event's 8-digit id.
             field: One of event_name, participant_email, event_start, duration.
-            new_value: The field's new value.
         """
         before = records.row_of(company, "events", event_id)
         after = records.update(company, "events", event_id, field, new_value, CHECKS)
@@ -131,12 +131,8 @@ class EventTools:
         return after
 
     @counted
-    async def calendar_delete_event(self, company: Company, event_id: str) -> str:
-        """Remove an event from the calendar.
-
-        Args:
-            event_id: The event's 8-digit id.
-        """
+    async def calendar_delete_event(self, company: Company, event_id: EventId) -> str:
+        """Remove an event from the calendar."""
         return records.delete(company, "events", event_id)
 
 

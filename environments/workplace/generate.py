@@ -53,6 +53,7 @@ NEW_EVENTS = ("Vendor Review", "Risk Management Forum", "Launch Retrospective",
 NEW_TASKS = ("Migrate the build to the new CI", "Audit access permissions",
              "Write release notes", "Sketch the pricing page")  # fmt: skip
 Row = dict[str, Any]
+_UPDATE_CUSTOMER = "customer_relationship_manager_update_customer"
 
 
 @dataclass(frozen=True)
@@ -276,10 +277,25 @@ def _move_event(rng: random.Random, company: Company) -> Question | None:
 # Hard: every row that matches, each changed.
 
 
-def _each(rows: list[Row], make: Callable[[Row], Row]) -> tuple[list[Row], list[Row]]:
-    """Calls for every row, and the near miss that leaves the last one out."""
+def _each(rows: list[Row], make: Callable[[Row], Row], text: str) -> Question | None:
+    """Calls for every row, with the near miss that leaves the last one out; None when fewer
+    than two rows match (nothing to find)."""
+    if len(rows) < 2:
+        return None
     calls = [make(row) for row in rows]
-    return calls, calls[:-1]
+    return Question(text, calls, calls[:-1])
+
+
+def _assigned(company: Company, table: str, person: str, where: str, *params: str) -> list[Row]:
+    """The rows of `table` assigned to `person` that match `where`."""
+    return company.rows(
+        f"SELECT * FROM {table} WHERE assigned_to_email = ? AND {where}", (address(person), *params)
+    )
+
+
+def _change(tool: str, key: str, field: str, value: str) -> Callable[[Row], Row]:
+    """The call that sets `field` to `value` in a row found by its `key`."""
+    return lambda row: call(tool, **{key: row[key]}, field=field, new_value=value)
 
 
 def _reassign(rng: random.Random, company: Company) -> Question | None:
@@ -287,74 +303,37 @@ def _reassign(rng: random.Random, company: Company) -> Question | None:
         rng.choice(SALES),
         rng.choice(PRODUCTS),
     )
-    rows = company.rows(
-        "SELECT customer_id FROM customers WHERE assigned_to_email = ? AND product_interest = ?",
-        (address(owner), product),
-    )
+    rows = _assigned(company, "customers", owner, "product_interest = ?", product)
     if len(rows) < 2:
         return None
     heir = _other(rng, SALES, owner)
-    calls, near = _each(
+    return _each(
         rows,
-        lambda row: call(
-            "customer_relationship_manager_update_customer",
-            customer_id=row["customer_id"],
-            field="assigned_to_email",
-            new_value=address(heir),
-        ),
-    )
-    return Question(
+        _change(_UPDATE_CUSTOMER, "customer_id", "assigned_to_email", address(heir)),
         f"{_first(heir)} is taking over all of {_first(owner)}'s customers interested in "
         f"{product.lower()}. Can you reassign them in the CRM?",
-        calls,
-        near,
     )
 
 
 def _close_tasks(rng: random.Random, company: Company) -> Question | None:
     person = rng.choice(STAFF)
-    rows = company.rows(
-        "SELECT task_id FROM tasks WHERE assigned_to_email = ? AND list_name = 'In Review'",
-        (address(person),),
-    )
-    if len(rows) < 2:
-        return None
-    calls, near = _each(
-        rows,
-        lambda row: call(
-            "project_management_update_task",
-            task_id=row["task_id"],
-            field="list_name",
-            new_value="Completed",
-        ),
-    )
-    return Question(
+    return _each(
+        _assigned(company, "tasks", person, "list_name = 'In Review'"),
+        _change("project_management_update_task", "task_id", "list_name", "Completed"),
         f"Everything {_first(person)} has in review was approved. Move those tasks to "
         "Completed, please.",
-        calls,
-        near,
     )
 
 
 def _delete_lost(rng: random.Random, company: Company) -> Question | None:
     owner = rng.choice(SALES)
-    rows = company.rows(
-        "SELECT customer_id FROM customers WHERE assigned_to_email = ? AND status = 'Lost'",
-        (address(owner),),
-    )
-    if len(rows) < 2:
-        return None
-    calls, near = _each(
-        rows,
+    return _each(
+        _assigned(company, "customers", owner, "status = 'Lost'"),
         lambda row: call(
             "customer_relationship_manager_delete_customer", customer_id=row["customer_id"]
         ),
-    )
-    return Question(
         f"We no longer keep lost customers. Delete all of {_first(owner)}'s lost customers "
         "from the CRM.",
-        calls,
-        near,
     )
 
 
@@ -367,21 +346,11 @@ def _stale_proposals(rng: random.Random, company: Company) -> Question | None:
     if len(dates) < 4:
         return None
     cutoff = dates[rng.randint(2, min(4, len(dates) - 2))]
-    rows = [row for row in proposals if row["last_contact_date"] < cutoff]
-    calls, near = _each(
-        rows,
-        lambda row: call(
-            "customer_relationship_manager_update_customer",
-            customer_id=row["customer_id"],
-            field="status",
-            new_value="Lost",
-        ),
-    )
-    return Question(
+    return _each(
+        [row for row in proposals if row["last_contact_date"] < cutoff],
+        _change(_UPDATE_CUSTOMER, "customer_id", "status", "Lost"),
         f"Customers in the proposal stage who were last contacted before {_day(cutoff)} are "
         "not coming back: move them to lost in the CRM.",
-        calls,
-        near,
     )
 
 

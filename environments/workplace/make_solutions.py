@@ -18,7 +18,6 @@ out). The cheat probes of every `CHEAT_EVERY`-th task, each of which must earn 0
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -31,17 +30,12 @@ from gym_core.hub.solutions import (
     Solution,
     Step,
     ToolStep,
-    cheats_jsonl,
-    solutions_jsonl,
-    tasks_jsonl,
+    data_files,
 )
 
 __all__ = ["CHEATS", "LEVELS_BUNDLED", "SOLUTIONS", "TASKS", "bundled", "cheats", "solutions"]
 
-DATA = Path(__file__).parent / "data"
-TASKS = DATA / "tasks.jsonl"
-SOLUTIONS = DATA / "solutions.jsonl"
-CHEATS = DATA / "cheats.jsonl"
+TASKS, SOLUTIONS, CHEATS = data_files(__file__)
 LEVELS_BUNDLED = {"easy": 34, "medium": 33, "hard": 33}
 """Tasks per difficulty in `data/tasks.jsonl`, all with seed 0."""
 CHEAT_EVERY = 5
@@ -108,9 +102,8 @@ def cheats() -> list[Cheat]:
 
 
 def main() -> None:
-    TASKS.write_bytes(tasks_jsonl(row for row, _ in bundled()))
-    SOLUTIONS.write_bytes(solutions_jsonl(solutions()))
-    CHEATS.write_bytes(cheats_jsonl(cheats()))
+    tasks = (row for row, _ in bundled())
+    data_files(__file__).write(tasks=tasks, solutions=solutions(), cheats=cheats())
 
 
 if __name__ == "__main__":

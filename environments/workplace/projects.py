@@ -3,7 +3,9 @@ Backlog to Completed; search and read them, create, update and delete."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from environments.workplace import records
 from environments.workplace.calls import counted
@@ -11,6 +13,7 @@ from environments.workplace.company import BOARDS, LISTS, Company
 
 __all__ = ["ProjectTools"]
 
+TaskId = Annotated[str, Field(description="The task's 8-digit id.")]
 CHECKS: dict[str, records.Check] = {
     "task_name": records.text,
     "assigned_to_email": records.colleague,
@@ -58,12 +61,11 @@ class ProjectTools:
 
     @counted
     async def project_management_get_task_information_by_id(
-        self, company: Company, task_id: str, field: str
+        self, company: Company, task_id: TaskId, field: str
     ) -> dict[str, Any]:
         """Read one field of a task.
 
         Args:
-            task_id: The task's 8-digit id.
             field: One of task_id, task_name, assigned_to_email, list_name, due_date, board.
         """
         return records.field_of(company, "tasks", task_id, field)
@@ -95,22 +97,16 @@ class ProjectTools:
 
     @counted
     async def project_management_update_task(
-        self, company: Company, task_id: str, field: str, new_value: str
+        self, company: Company, task_id: TaskId, field: str, new_value: records.NewValue
     ) -> dict[str, Any]:
         """Change one field of a task (move it to another list by changing list_name).
 
         Args:
-            task_id: The task's 8-digit id.
             field: One of task_name, assigned_to_email, list_name, due_date, board.
-            new_value: The field's new value.
         """
         return records.update(company, "tasks", task_id, field, new_value, CHECKS)
 
     @counted
-    async def project_management_delete_task(self, company: Company, task_id: str) -> str:
-        """Delete a task.
-
-        Args:
-            task_id: The task's 8-digit id.
-        """
+    async def project_management_delete_task(self, company: Company, task_id: TaskId) -> str:
+        """Delete a task."""
         return records.delete(company, "tasks", task_id)

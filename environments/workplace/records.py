@@ -11,13 +11,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from environments.workplace.company import TABLES, Company, Table, format_id
 from resources_server import ToolError
 
 __all__ = [
     "Check",
+    "NewValue",
     "address",
     "checked",
     "choice",
@@ -37,6 +40,8 @@ __all__ = [
 MAX_PAGE_SIZE = 50
 Check = Callable[[Company, str, str], str]
 """(company, field, value) -> the value to store, or `ToolError`."""
+NewValue = Annotated[str, Field(description="The field's new value.")]
+"""An update tool's `new_value` argument."""
 _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BY_NAME = {t.name: t for t in TABLES}
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NamedTuple, TypeVar
 
 import orjson
 from pydantic import Field, JsonValue, ValidationError
@@ -50,11 +50,13 @@ __all__ = [
     "AnswerCallStep",
     "Attempt",
     "Cheat",
+    "DataFiles",
     "SayStep",
     "Solution",
     "Step",
     "ToolStep",
     "cheats_jsonl",
+    "data_files",
     "load_cheats",
     "load_solutions",
     "solutions_jsonl",
@@ -148,6 +150,34 @@ def _rows(path: Path, model: type[RowT]) -> Iterator[tuple[str, RowT]]:
             raise ConfigError(f"{source}: not valid JSON: {error}") from None
         except ValidationError as error:
             raise ConfigError(format_validation_error(source, error)) from None
+
+
+class DataFiles(NamedTuple):
+    """An environment's bundled tasks and the solutions and cheat probes played on them."""
+
+    tasks: Path
+    solutions: Path
+    cheats: Path
+
+    def write(
+        self,
+        *,
+        solutions: Iterable[Solution],
+        cheats: Iterable[Cheat],
+        tasks: Iterable[Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Rewrite the files; the tasks file only when `tasks` is given (some scripts read it)."""
+        if tasks is not None:
+            self.tasks.write_bytes(tasks_jsonl(tasks))
+        self.solutions.write_bytes(solutions_jsonl(solutions))
+        self.cheats.write_bytes(cheats_jsonl(cheats))
+
+
+def data_files(module_file: str, prefix: str = "") -> DataFiles:
+    """`data/{prefix}tasks.jsonl` and its two companions beside the module `module_file` (the
+    script that writes them passes its `__file__`)."""
+    data = Path(module_file).parent / "data"
+    return DataFiles(*(data / f"{prefix}{kind}.jsonl" for kind in DataFiles._fields))
 
 
 def solutions_jsonl(solutions: Iterable[Solution]) -> bytes:

@@ -20,6 +20,7 @@ from gym_core.http_client import HttpClient
 from gym_core.hub.solutions import cheats_jsonl, solutions_jsonl
 from gym_core.settings import ResourcesServerSettings
 from tests.conftest import resources_server, scripted_engine
+from tests.fixtures.sessions import call, open_session, verify
 
 PEER_ROWS = Path(__file__).parent / "peer_rows" / "tool_calls"
 WEATHER_ROWS = PEER_ROWS / "example_single_tool_call.jsonl"
@@ -39,25 +40,11 @@ def url() -> Iterator[str]:
         yield url
 
 
-async def open_session(http: HttpClient, url: str, row: dict[str, Any]) -> str:
-    answer = await http.post(f"{url}/sessions", {"task": {"env": "tool_calls", **row}})
-    return str(answer["session_id"])
-
-
-async def call(http: HttpClient, url: str, session: str, name: str, **arguments: Any) -> Any:
-    return await http.post(f"{url}/sessions/{session}/tools/{name}", arguments)
-
-
-async def verify(http: HttpClient, url: str, session: str, final: str = "Done.") -> Any:
-    messages = [{"role": "user", "content": "go"}, {"role": "assistant", "content": final}]
-    return await http.post(f"{url}/sessions/{session}/verify", {"messages": messages})
-
-
 async def test_each_session_keeps_its_own_counter(url: str) -> None:
     [first, second] = rows(COUNTER_ROWS)[:2]  # start at 3 and at 6
     async with HttpClient(timeout_s=10) as http:
-        a = await open_session(http, url, first)
-        b = await open_session(http, url, second)
+        a = await open_session(http, url, first, "tool_calls")
+        b = await open_session(http, url, second, "tool_calls")
         await call(http, url, a, "increment_counter", count=1)
         await call(http, url, b, "increment_counter", count=4)
         await call(http, url, a, "increment_counter", count=2)
@@ -73,7 +60,7 @@ async def test_each_session_keeps_its_own_counter(url: str) -> None:
 async def test_saying_the_count_without_counting_earns_nothing(url: str) -> None:
     row = rows(COUNTER_ROWS)[0]
     async with HttpClient(timeout_s=10) as http:
-        session = await open_session(http, url, row)
+        session = await open_session(http, url, row, "tool_calls")
         verdict = await verify(http, url, session, final=f"The count is {row['expected_count']}.")
     assert verdict["reward"] == 0.0
 
@@ -81,9 +68,9 @@ async def test_saying_the_count_without_counting_earns_nothing(url: str) -> None
 async def test_a_weather_lookup_is_what_the_peer_rows_reward(url: str) -> None:
     row = rows(WEATHER_ROWS)[0]
     async with HttpClient(timeout_s=10) as http:
-        looked_up = await open_session(http, url, row)
+        looked_up = await open_session(http, url, row, "tool_calls")
         output = await call(http, url, looked_up, "get_weather", city="San Francisco")
-        refused = await open_session(http, url, row)
+        refused = await open_session(http, url, row, "tool_calls")
         blank = await call(http, url, refused, "get_weather", city="  ")
         rewards = [(await verify(http, url, s))["reward"] for s in (looked_up, refused)]
     assert orjson.loads(output["output"]) == weather_of("san  francisco") | {
@@ -96,7 +83,7 @@ async def test_a_weather_lookup_is_what_the_peer_rows_reward(url: str) -> None:
 async def test_a_task_naming_cities_needs_every_one_of_them(url: str) -> None:
     row = {"id": "two", "prompt": "Weather in Oslo and Lima?", "cities": ["Oslo", "Lima"]}
     async with HttpClient(timeout_s=10) as http:
-        session = await open_session(http, url, row)
+        session = await open_session(http, url, row, "tool_calls")
         await call(http, url, session, "get_weather", city="oslo")
         verdict = await verify(http, url, session)
     assert verdict["reward"] == 0.0
@@ -105,12 +92,14 @@ async def test_a_task_naming_cities_needs_every_one_of_them(url: str) -> None:
 
 async def test_bad_arguments_are_refused_naming_the_field(url: str) -> None:
     async with HttpClient(timeout_s=10) as http:
-        session = await open_session(http, url, rows(COUNTER_ROWS)[0])
+        session = await open_session(http, url, rows(COUNTER_ROWS)[0], "tool_calls")
         huge = await call(http, url, session, "increment_counter", count=10**12)
         with pytest.raises(Exception, match="count"):
             await call(http, url, session, "increment_counter", count="three")
         with pytest.raises(Exception, match="expected_count"):
-            await open_session(http, url, {"id": "x", "prompt": "p", "expected_count": "six"})
+            await open_session(
+                http, url, {"id": "x", "prompt": "p", "expected_count": "six"}, "tool_calls"
+            )
     assert huge["is_error"] is True
 
 

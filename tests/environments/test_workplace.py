@@ -25,12 +25,15 @@ from environments.workplace.make_solutions import (
     cheats,
     solutions,
 )
+from environments.workplace.server import Call
 from gym_core.cli import main
 from gym_core.collect import read_results
 from gym_core.http_client import HttpClient
 from gym_core.hub.solutions import cheats_jsonl, solutions_jsonl, tasks_jsonl
 from gym_core.settings import ResourcesServerSettings
 from tests.conftest import resources_server, scripted_engine
+from tests.fixtures.scripted_rules import calls_then_done
+from tests.fixtures.sessions import call, open_session, verify
 
 PEER_ROWS = Path(__file__).parent / "peer_rows" / "workplace_assistant.jsonl"
 SEND = "email_send_email"
@@ -63,20 +66,6 @@ def url() -> Iterator[str]:
         yield url
 
 
-async def open_session(http: HttpClient, url: str, row: dict[str, Any]) -> str:
-    answer = await http.post(f"{url}/sessions", {"task": {**row, "env": "workplace"}})
-    return str(answer["session_id"])
-
-
-async def call(http: HttpClient, url: str, session: str, name: str, **arguments: Any) -> Any:
-    return await http.post(f"{url}/sessions/{session}/tools/{name}", arguments)
-
-
-async def verify(http: HttpClient, url: str, session: str) -> Any:
-    messages = [{"role": "user", "content": "go"}, {"role": "assistant", "content": "Done."}]
-    return await http.post(f"{url}/sessions/{session}/verify", {"messages": messages})
-
-
 async def test_concurrent_sessions_never_see_each_others_writes(url: str) -> None:
     row = reassign_task()
     [(_, first), *_] = calls_of(row)
@@ -95,7 +84,9 @@ async def test_concurrent_sessions_never_see_each_others_writes(url: str) -> Non
         )
 
     async with HttpClient(timeout_s=30) as http:
-        sessions = await asyncio.gather(*(open_session(http, url, row) for _ in range(6)))
+        sessions = await asyncio.gather(
+            *(open_session(http, url, row, "workplace") for _ in range(6))
+        )
         await asyncio.gather(*(solve(s) for s in sessions[:3]), *(wipe(s) for s in sessions[3:5]))
         search = "customer_relationship_manager_search_customers"
         untouched = await call(http, url, sessions[5], search, page_size=50, page=1)
@@ -112,8 +103,8 @@ async def test_order_does_not_matter_but_an_extra_email_costs_the_reward(url: st
     row = {"id": "two-emails", "prompt": "Send two emails.", "ground_truth": truth}
     async with HttpClient(timeout_s=30) as http:
         reversed_order, extra = (
-            await open_session(http, url, row),
-            await open_session(http, url, row),
+            await open_session(http, url, row, "workplace"),
+            await open_session(http, url, row, "workplace"),
         )
         for session in (reversed_order, extra):
             for recipient, subject in reversed(notes):
@@ -131,7 +122,7 @@ async def test_order_does_not_matter_but_an_extra_email_costs_the_reward(url: st
 async def test_bad_calls_are_refused_naming_the_field_and_counted(url: str) -> None:
     row = reassign_task()
     async with HttpClient(timeout_s=30) as http:
-        session = await open_session(http, url, row)
+        session = await open_session(http, url, row, "workplace")
         status = await call(
             http, url, session, UPDATE, customer_id="00000001", field="status", new_value="Maybe"
         )
@@ -151,7 +142,7 @@ async def test_bad_calls_are_refused_naming_the_field_and_counted(url: str) -> N
         verdict = await verify(http, url, session)
         bad = {**row, "ground_truth": [{"name": SEND, "arguments": '{"recipient": "nobody"}'}]}
         with pytest.raises(Exception, match=re.escape("task.ground_truth[0]")):
-            await open_session(http, url, bad)
+            await open_session(http, url, bad, "workplace")
     assert status["is_error"]
     assert "status must be one of" in status["output"]
     assert missing["is_error"]
@@ -166,7 +157,7 @@ async def test_values_are_stored_canonically_found_in_any_case_and_paged(url: st
     row = reassign_task()
     search = "customer_relationship_manager_search_customers"
     async with HttpClient(timeout_s=30) as http:
-        session = await open_session(http, url, row)
+        session = await open_session(http, url, row, "workplace")
         updated = await call(http, url, session, UPDATE, customer_id="7", field="status",
                              new_value="won")  # fmt: skip
         won = await call(http, url, session, search, status="WON", page_size=50)
@@ -195,19 +186,15 @@ def test_a_company_survives_pickling_as_shared_sessions_keep_it() -> None:
 
 def test_the_peer_rows_run_unchanged_and_are_graded_as_the_peer_grades(tmp_path: Path) -> None:
     """The reference calls earn 1 and no calls earn 0, on a company made from each row."""
-    made = [
-        {
-            "role": "user",
-            "match": f"^{re.escape(row['responses_create_params']['input'][-1]['content'])}$",
-            "tool_calls": [
-                {"name": c["name"], "arguments": orjson.loads(c["arguments"])}
-                for c in row["ground_truth"]
-            ],
-        }
+    reference = calls_then_done(
+        (
+            row["responses_create_params"]["input"][-1]["content"],
+            [Call.model_validate(c).model_dump() for c in row["ground_truth"]],
+        )
         for row in peer_rows()
-    ]
+    )
     scripts = {
-        "reference": [*made, {"role": "tool", "reply": "Done."}],
+        "reference": reference,
         "idle": [{"reply": "Done."}],
     }
     rewards = {}

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import pytest
+from pydantic import Field
 
 from resources_server.tools import tool, tool_spec
 
@@ -55,6 +56,36 @@ def test_the_schema_comes_from_hints_and_docstring() -> None:
         },
         "required": ["title"],
     }
+
+
+Day = Annotated[str, Field(description="A day, YYYY-MM-DD.", min_length=10)]
+
+
+class Report:
+    @tool
+    async def visits(self, state: object, first: Day, last: Day = "") -> int:
+        """Visits between two days.
+
+        Args:
+            last: The last day; empty for today.
+        """
+        return 0
+
+
+def test_a_shared_argument_type_carries_its_description_and_checks() -> None:
+    spec = tool_spec(Report.visits)
+    assert spec.schema.function.description == "Visits between two days."
+    assert spec.schema.function.parameters["properties"] == {
+        "first": {"type": "string", "minLength": 10, "description": "A day, YYYY-MM-DD."},
+        "last": {
+            "type": "string",
+            "minLength": 10,
+            "default": "",
+            "description": "The last day; empty for today.",
+        },
+    }
+    with pytest.raises(ValueError, match="first"):
+        spec.arguments_model.model_validate({"first": "today"})
 
 
 def test_a_property_named_title_keeps_its_schema() -> None:

@@ -4,9 +4,6 @@ killed mid-batch)."""
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 import subprocess
 import sys
 import threading
@@ -34,9 +31,7 @@ from gym_core.rollout_client import RolloutClient
 from gym_core.settings import ReplicaSettings
 from tests.agent_server.test_episode import RULES as EPISODE_RULES
 from tests.conftest import ECHO_ENVS, make_config, scripted_engine
-
-ROOT = Path(__file__).resolve().parents[3]
-GYM = "from gym_core.cli import main; raise SystemExit(main())"
+from tests.fixtures.serving import ROOT, gym_serving_checkout
 
 
 def test_services_answer_under_their_prefixes() -> None:
@@ -156,27 +151,12 @@ def endpoint(ray_cluster: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """`gym serve echo --cluster ADDRESS --replicas echo=2`, as a user runs it."""
     config = tmp_path_factory.mktemp("cluster") / "gym.yaml"
     config.write_text(yaml.safe_dump(CONFIG))
-    with scripted_engine(RULES) as engine:
-        argv = ["serve", "echo", "--cluster", ray_cluster, "--replicas", "echo=2"]
-        argv += ["--config", str(config), "--policy-url", engine, "--port", "0"]
-        process = subprocess.Popen(
-            [sys.executable, "-c", GYM, *argv],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        assert process.stdout is not None
-        try:
-            banner = process.stdout.readline() + process.stdout.readline()
-            found = re.search(r"rollout endpoint: (http://\S+)/v1/rollouts", banner)
-            assert found, f"gym serve --cluster did not start: {banner!r}"
-            yield found.group(1)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            code = process.wait(timeout=60)
-            process.stdout.close()
-        assert code == 0
+    argv = ["echo", "--cluster", ray_cluster, "--replicas", "echo=2", "--config", str(config)]
+    with (
+        scripted_engine(RULES) as engine,
+        gym_serving_checkout([*argv, "--policy-url", engine], stop_timeout_s=60) as (endpoint, _),
+    ):
+        yield endpoint
 
 
 def echo_replicas() -> list[str]:
