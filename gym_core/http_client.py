@@ -117,7 +117,7 @@ class HttpClient:
         if self._serve is None:
             from gym_core.launch.serve_transport import ServeTransport  # imports ray
 
-            self._serve = ServeTransport(self._http.headers)
+            self._serve = ServeTransport(self._http)
         return self._serve
 
     async def close(self) -> None:
