@@ -107,7 +107,8 @@ class ServiceReplica:
 
     Ray Serve calls `__serve_build_asgi_app__` once the replica's process is up, so the app,
     its clients and its worker pools are made where they run, never pickled; and
-    `check_health` first once the app has started, which is when the direct server opens.
+    `check_health` first once the app has started, which is when the direct server opens
+    (and then every few seconds: a replica whose direct server stopped is replaced).
     """
 
     def __init__(self, spec: dict[str, Any], loopback: bool) -> None:
@@ -125,7 +126,9 @@ class ServiceReplica:
             from gym_core.launch.replica_addresses import DirectServer  # imports ray
 
             self._direct = DirectServer(self._app, APP_PREFIX + self.spec.name, self.loopback)
-            self._direct.start()
+            await self._direct.start()
+        elif self._direct is not None and not self._direct.serving():
+            raise LaunchError(f"{self.spec.name!r} stopped serving at {self._direct.address}")
 
     async def __del__(self) -> None:
         if self._direct is not None:

@@ -16,12 +16,13 @@ import ipaddress
 import logging
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 import ray
 
 from gym_core.launch.ray_cluster import NAMESPACE
-from gym_core.service import server_for
+from gym_core.service import LISTEN_BACKLOG, server_for
 
 __all__ = [
     "HEARTBEAT_S",
@@ -43,11 +44,12 @@ log = logging.getLogger("rl_gym")
 class ReplicaAddresses:
     """The `http://HOST:PORT` of each live replica, by application name."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self._seen: dict[str, dict[str, tuple[str, float]]] = {}
 
     def register(self, app: str, address: str, node: str) -> None:
-        self._seen.setdefault(app, {})[address] = (node, time.monotonic())
+        self._seen.setdefault(app, {})[address] = (node, self.clock())
 
     def drop(self, app: str, address: str) -> None:
         self._seen.get(app, {}).pop(address, None)
@@ -55,7 +57,7 @@ class ReplicaAddresses:
     def addresses(self, app: str, node: str) -> list[str]:
         """The live addresses of `app` a caller on `node` can reach: a loopback address only
         from its own node."""
-        fresh = time.monotonic() - STALE_S
+        fresh = self.clock() - STALE_S
         seen = self._seen.get(app, {})
         for address in [a for a, (_, at) in seen.items() if at < fresh]:
             del seen[address]
@@ -95,11 +97,17 @@ class DirectServer:
         self._serving: asyncio.Task[None] | None = None
         self._announcing: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        """Serve and announce, on the running event loop."""
+    async def start(self) -> None:
+        """Serve on the running event loop, and announce: once at once (so that a replica
+        is listed when Serve counts it as running), then every `HEARTBEAT_S`."""
+        self._sock.listen(LISTEN_BACKLOG)  # connections wait for uvicorn from now on
         # `_serve`: `serve` would take the replica's SIGINT and SIGTERM from Ray.
         self._serving = asyncio.create_task(self._server._serve(sockets=[self._sock]))
+        await self._announce_once()
         self._announcing = asyncio.create_task(self._announce())
+
+    def serving(self) -> bool:
+        return self._serving is not None and not self._serving.done()
 
     async def close(self) -> None:
         """Stop announcing, be forgotten, then finish the requests in flight."""
@@ -111,13 +119,16 @@ class DirectServer:
         if self._serving is not None:
             await asyncio.wait([self._serving], timeout=GRACEFUL_S)
 
+    async def _announce_once(self) -> None:
+        try:
+            await registry().register.remote(self.name, self.address, self.node)
+        except ray.exceptions.RayError as error:
+            log.warning("cannot announce %s at %s: %s", self.name, self.address, error)
+
     async def _announce(self) -> None:
         while True:
-            try:
-                await registry().register.remote(self.name, self.address, self.node)
-            except ray.exceptions.RayError as error:
-                log.warning("cannot announce %s at %s: %s", self.name, self.address, error)
             await asyncio.sleep(HEARTBEAT_S)
+            await self._announce_once()
 
 
 def _loopback(address: str) -> bool:
