@@ -7,10 +7,11 @@ server) becomes a Serve application of one deployment. Its replicas build the se
 with the same factory and settings the local launcher's processes use, on the replica. All of
 them answer through Serve's HTTP proxy at one address, under route prefixes (`/` the agent
 server, `/policy` the policy server, `/env/NAME` each environment): that is the edge a trainer
-talks to. Between themselves the services skip the proxy: the agent server reaches the others
-at `serve://APP` URLs, which its HTTP client sends through a deployment handle to a replica
-that runs the request against its own app (`ServiceReplica.asgi`). The services still speak
-HTTP requests and answers, only not over a socket, so they never learn which launcher runs them.
+talks to. Between themselves the services skip the proxy and Ray: each replica also serves its
+app on a port of its own and announces it (`replica_addresses`), and the agent server reaches
+the others at `serve://APP` URLs, which its HTTP client sends straight to those ports (through
+a deployment handle, `ServiceReplica.asgi`, until APP has announced one). The services speak
+the same HTTP either way, so they never learn which launcher runs them.
 
 Differences from local, each for a reason:
 - an environment's sessions live in shared shard actors (`SessionShards`), so a request may
