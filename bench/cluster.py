@@ -6,7 +6,8 @@ one, here.
 Starts a scripted engine that answers instantly, then serves ENV on this machine with the local
 launcher (a process per service), and with the cluster launcher on a one-node Ray cluster
 started here (a Ray Serve deployment per service, sessions in shared shard actors, calls
-between services through deployment handles, the trainer's through Serve's proxy) once for
+between services over HTTP to the replicas' own ports, the trainer's through Serve's proxy)
+once for
 each number of environment replicas. Each time it measures the start (launch to every service
 answering) and N single-turn rollouts sent as one streaming batch, C in flight (the agent
 server's concurrency limit), and the CPU time every process under this one spent meanwhile

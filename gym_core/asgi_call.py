@@ -1,10 +1,11 @@
 """One HTTP request run against an ASGI app in the same process, with no socket.
 
-Under `gym serve --cluster` a service calls another through a Ray Serve deployment handle
-instead of through Serve's HTTP proxy: the handle carries the request's method, path, headers
-and body to a replica, which runs them against its own app with `call_app`. The app answers as
-it would over HTTP (routing, validation, 4xx bodies, `X-Processed`), so the FastAPI apps stay
-the only definition of each service's protocol.
+Under `gym serve --cluster` a service calls another over HTTP at the replica's own port, or,
+until the replica's address is known, through a Ray Serve deployment handle: the handle
+carries the request's method, path, headers and body to a replica, which runs them against
+its own app with `call_app`. The app answers as it would over HTTP (routing, validation, 4xx
+bodies, `X-Processed`), so the FastAPI apps stay the only definition of each service's
+protocol.
 """
 
 from __future__ import annotations

@@ -84,7 +84,8 @@ class HttpClient:
 
     Create one per process (or per service app) and pass it to whatever needs it; close it on
     shutdown. `http(s)://` URLs go over pooled aiohttp connections, made on first use inside
-    the running event loop; `serve://APP` URLs over Ray Serve handles (`gym_core.transport`).
+    the running event loop; `serve://APP` URLs to a replica of APP on the Ray cluster
+    (`gym_core.transport`).
     """
 
     def __init__(
@@ -117,7 +118,7 @@ class HttpClient:
         if self._serve is None:
             from gym_core.launch.serve_transport import ServeTransport  # imports ray
 
-            self._serve = ServeTransport(self._http.headers)
+            self._serve = ServeTransport(self._http)
         return self._serve
 
     async def close(self) -> None:

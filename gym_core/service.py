@@ -37,13 +37,21 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.config import LifespanType
 
 from gym_core.loop_lag import watch_loop_lag
 from gym_core.metrics import CONTENT_TYPE, ServiceMetrics
 from gym_core.open_files import OPEN_FILES_RESERVE, raise_open_file_limit
 from gym_core.redaction import redact
 
-__all__ = ["OrjsonResponse", "create_service_app", "field_errors", "json_response", "serve"]
+__all__ = [
+    "OrjsonResponse",
+    "create_service_app",
+    "field_errors",
+    "json_response",
+    "serve",
+    "server_for",
+]
 
 log = logging.getLogger("rl_gym")
 
@@ -406,21 +414,35 @@ def loopback_hosts(sockets: Sequence[socket.socket]) -> frozenset[str] | None:
 def serve(app: ASGIApp, sockets: list[socket.socket], *, log_level: str = "warning") -> None:
     """Run `app` on already-bound sockets until SIGINT or SIGTERM; on loopback sockets, only
     for requests whose `Host` is a loopback name."""
-    allowed = loopback_hosts(sockets)
-    if allowed is not None:
-        app = _HostMiddleware(app, allowed)
     # Everything built so far (modules, the app) lives as long as the process: keep it out of
     # the garbage collector's way, so collections only walk what requests allocate. A service
     # forked while its launcher paused collection (`gym_core.imports.gc_paused`) resumes it.
     gc.freeze()
     gc.enable()
+    server_for(app, sockets, log_level=log_level).run(sockets=sockets)
+
+
+def server_for(
+    app: ASGIApp,
+    sockets: list[socket.socket],
+    *,
+    log_level: str = "warning",
+    lifespan: LifespanType = "auto",
+) -> uvicorn.Server:
+    """The uvicorn server of `app` on `sockets` (not started); on loopback sockets it answers
+    only requests whose `Host` is a loopback name. `lifespan="off"` when something else runs
+    the app's startup and shutdown (Ray Serve, on a cluster replica)."""
+    allowed = loopback_hosts(sockets)
+    if allowed is not None:
+        app = _HostMiddleware(app, allowed)
     config = uvicorn.Config(
         app,
         log_level=log_level,
         access_log=False,
         ws="none",  # no service speaks WebSocket; "auto" would import a WebSocket library
+        lifespan=lifespan,
         timeout_keep_alive=SERVER_KEEPALIVE_S,
         timeout_graceful_shutdown=5,
         backlog=LISTEN_BACKLOG,
     )
-    uvicorn.Server(config).run(sockets=sockets)
+    return uvicorn.Server(config)

@@ -9,8 +9,9 @@ sends one request and says how it went, in three ways that decide whether it may
   `ExchangeBroken` when the exchange broke once the service had it (never sent again);
 - it raises `TimeoutError` when the answer did not come within the time given.
 
-A URL's scheme picks the transport: `http(s)://` a socket, `serve://APP` the application APP
-on the Ray cluster this process runs in (`gym_core.launch.serve_transport`, which imports Ray).
+A URL's scheme picks the transport: `http(s)://` a socket, `serve://APP` a replica of the
+application APP on the Ray cluster this process runs in (`gym_core.launch.serve_transport`,
+which imports Ray, and sends over a socket too once it knows the replicas' addresses).
 """
 
 from __future__ import annotations

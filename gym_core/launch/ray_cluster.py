@@ -7,10 +7,11 @@ server) becomes a Serve application of one deployment. Its replicas build the se
 with the same factory and settings the local launcher's processes use, on the replica. All of
 them answer through Serve's HTTP proxy at one address, under route prefixes (`/` the agent
 server, `/policy` the policy server, `/env/NAME` each environment): that is the edge a trainer
-talks to. Between themselves the services skip the proxy: the agent server reaches the others
-at `serve://APP` URLs, which its HTTP client sends through a deployment handle to a replica
-that runs the request against its own app (`ServiceReplica.asgi`). The services still speak
-HTTP requests and answers, only not over a socket, so they never learn which launcher runs them.
+talks to. Between themselves the services skip the proxy and Ray: each replica also serves its
+app on a port of its own and announces it (`replica_addresses`), and the agent server reaches
+the others at `serve://APP` URLs, which its HTTP client sends straight to those ports (through
+a deployment handle, `ServiceReplica.asgi`, until APP has announced one). The services speak
+the same HTTP either way, so they never learn which launcher runs them.
 
 Differences from local, each for a reason:
 - an environment's sessions live in shared shard actors (`SessionShards`), so a request may
@@ -34,7 +35,7 @@ import socket
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp
 
@@ -55,6 +56,9 @@ from gym_core.launch.plan import (
 from gym_core.service import SERVER_KEEPALIVE_S
 from gym_core.settings import ReplicaSettings, ResourcesServerSettings, SessionShards
 from gym_core.transport import SERVE_SCHEME
+
+if TYPE_CHECKING:
+    from gym_core.launch.replica_addresses import DirectServer
 
 __all__ = [
     "NAMESPACE",
@@ -98,22 +102,42 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class ServiceReplica:
-    """One replica of a service: it builds the service's app from its spec, on the replica.
+    """One replica of a service: it builds the service's app from its spec, on the replica,
+    and serves it to the other services over plain HTTP as well: on loopback when the proxy
+    listens there (`loopback`), else on its node's address.
 
     Ray Serve calls `__serve_build_asgi_app__` once the replica's process is up, so the app,
-    its clients and its worker pools are made where they run, never pickled.
+    its clients and its worker pools are made where they run, never pickled; and
+    `check_health` first once the app has started, which is when the direct server opens
+    (and then every few seconds: a replica whose direct server stopped is replaced).
     """
 
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, spec: dict[str, Any], loopback: bool) -> None:
         self.spec = ServiceSpec.model_validate(spec)
+        self.loopback = loopback
         self._app: ASGIApp | None = None
+        self._direct: DirectServer | None = None
 
     def __serve_build_asgi_app__(self) -> ASGIApp:
         self._app = build_app(self.spec)
         return self._app
 
+    async def check_health(self) -> None:
+        if self._direct is None and self._app is not None:
+            from gym_core.launch.replica_addresses import DirectServer  # imports ray
+
+            self._direct = DirectServer(self._app, APP_PREFIX + self.spec.name, self.loopback)
+            await self._direct.start()
+        elif self._direct is not None and not self._direct.serving():
+            raise LaunchError(f"{self.spec.name!r} stopped serving at {self._direct.address}")
+
+    async def __del__(self) -> None:
+        if self._direct is not None:
+            await self._direct.close()
+
     async def asgi(self, method: str, target: str, headers: RawHeaders, body: bytes) -> RawReply:
-        """A request from another service, through a deployment handle (`serve://` URLs)."""
+        """A request from another service, through a deployment handle (`serve://` URLs), when
+        its caller knows no direct address yet."""
         if self._app is None:
             raise LaunchError(f"service {self.spec.name!r} has no app yet")
         return await call_app(self._app, method, target, headers, body)
@@ -247,7 +271,7 @@ class RayLauncher:
             app = APP_PREFIX + spec.name
             targets.append(
                 serve.RunTarget(
-                    target=deployment.bind(spec.model_dump()),
+                    target=deployment.bind(spec.model_dump(), host in LOOPBACK_HOSTS),
                     name=app,
                     route_prefix=route_prefix(spec.name),
                     logging_config=QUIET,
@@ -327,11 +351,13 @@ class RayLauncher:
             self._wait_deleted()
         else:
             serve.shutdown()
-        for name in self._shards:
+        from gym_core.launch.replica_addresses import REGISTRY_NAME
+
+        for name in [*self._shards, REGISTRY_NAME]:
             try:
                 ray.kill(ray.get_actor(name, namespace=NAMESPACE))
             except ValueError:
-                continue  # never created: no session was opened
+                continue  # never created
         self._apps.clear()
         self._shards.clear()
         if self._connected_here:

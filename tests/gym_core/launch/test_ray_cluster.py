@@ -4,10 +4,12 @@ killed mid-batch)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from gym_core.config import GymConfig, load_config
 from gym_core.errors import ConfigError, ServiceError
 from gym_core.launch.plan import AGENT, POLICY
 from gym_core.launch.ray_cluster import (
+    NAMESPACE,
     cluster_specs,
     deployment_options,
     handle_url,
@@ -166,6 +169,17 @@ def echo_replicas() -> list[str]:
     return sorted(n["name"] for n in names if n["name"].startswith("SERVE_REPLICA::gym-env-echo"))
 
 
+def echo_addresses() -> set[str]:
+    """Where the echo replicas answer plain HTTP, as the registry tells the other services."""
+    import ray
+
+    from gym_core.launch.replica_addresses import REGISTRY_NAME  # imports ray
+
+    registry = ray.get_actor(REGISTRY_NAME, namespace=NAMESPACE)
+    node = ray.util.get_node_ip_address()
+    return set(ray.get(registry.addresses.remote("gym-env-echo", node)))
+
+
 def rows(prompt: str, count: int, expected: str) -> list[dict[str, Any]]:
     return [
         {"id": f"{prompt}-{i}", "env": "echo", "prompt": prompt, "expected": expected}
@@ -183,6 +197,19 @@ def test_a_batch_spreads_over_two_replicas_that_share_sessions(endpoint: str) ->
     assert all(r.reward == 1.0 for r in results)
     assert all(r.metrics["notes"] == 1 for r in results)  # what one call stored, the next read
     assert len({r.metrics["replica_pid"] for r in results}) == 2
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_each_replica_answers_the_other_services_at_its_own_address(endpoint: str) -> None:
+    """The services call each other over plain HTTP, skipping Ray: each replica serves its app
+    on a port of its own and announces it."""
+    addresses = echo_addresses()
+    assert len(addresses) == 2
+    for address in addresses:
+        with urllib.request.urlopen(f"{address}/tools", timeout=10) as answer:
+            tools = json.load(answer)["tools"]
+        assert "wait" in {t["function"]["name"] for t in tools}
 
 
 @pytest.mark.cluster
@@ -222,6 +249,7 @@ def test_a_replica_killed_mid_batch_loses_only_its_calls_and_is_replaced(endpoin
     import ray
 
     before = echo_replicas()
+    addresses = echo_addresses()
     results: list[RolloutResult] = []
     with RolloutClient(endpoint) as client:
         batch = threading.Thread(
@@ -244,6 +272,10 @@ def test_a_replica_killed_mid_batch_loses_only_its_calls_and_is_replaced(endpoin
             time.sleep(0.5)
         assert len(echo_replicas()) == 2
         assert before[0] not in echo_replicas()
+        while echo_addresses() & addresses == addresses and time.monotonic() < deadline:
+            time.sleep(0.5)
+        now = echo_addresses()
+        assert len(now & addresses) == 1  # the dead replica's address is forgotten
         again = client.rollouts(rows("remember this", 4, "recalled v"))
     assert [r.status for r in again] == ["completed"] * 4
 
