@@ -1,5 +1,5 @@
 """Issue 15's figures side by side, in one run on one machine: local throughput (echo, plain,
-math), the cluster against local, and the start time.
+math), `gym rollout math` end to end, the cluster against local, and the start time.
 
     python -m bench.scale
 
@@ -14,6 +14,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.throughput import instant_engine
 
 RUNS = [
     ["bench.throughput", "--env", "echo", "--rollouts", "2000", "--concurrency", "32"],
@@ -25,7 +30,26 @@ RUNS = [
 ]
 
 
+def gym_rollout_math(samples: int = 16) -> None:
+    """`gym rollout math` as a user runs it against a running engine: start, every bundled
+    task `samples` times, write the JSONL, stop; the wall time of the whole command."""
+    gym = [sys.executable, "-c", "from gym_core.cli import main; raise SystemExit(main())"]
+    with instant_engine() as url, tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "results.jsonl"
+        argv = ["rollout", "math", "--policy-url", url, "--samples", str(samples)]
+        started = time.perf_counter()
+        command = [*gym, *argv, "--concurrency", "64", "--out", str(out)]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - started
+        count = len(out.read_bytes().splitlines())
+    print(f"gym {' '.join(argv)}: {count} rollouts in {wall:.2f}s, start and stop included")
+    print(f"  = {count / wall:.0f} rollouts/s")
+
+
 def main() -> None:
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"\n$ gym rollout math against an instant engine    (load average {load})", flush=True)
+    gym_rollout_math()
     for run in RUNS:
         load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
         print(f"\n$ python -m {' '.join(run)}    (load average {load})", flush=True)
