@@ -46,13 +46,16 @@ def gym_rollout_math(samples: int = 16) -> None:
     print(f"  = {count / wall:.0f} rollouts/s")
 
 
-def main() -> None:
+def announce(command: str) -> None:
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    print(f"\n$ gym rollout math against an instant engine    (load average {load})", flush=True)
+    print(f"\n$ {command}    (load average {load})", flush=True)
+
+
+def main() -> None:
+    announce("gym rollout math against an instant engine")
     gym_rollout_math()
     for run in RUNS:
-        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-        print(f"\n$ python -m {' '.join(run)}    (load average {load})", flush=True)
+        announce(f"python -m {' '.join(run)}")
         subprocess.run([sys.executable, "-m", *run], check=True)
 
 
