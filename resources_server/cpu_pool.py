@@ -86,7 +86,7 @@ class CpuPool:
         self.start()
         assert self._starting is not None
         assert self._idle is not None
-        await self._starting
+        await asyncio.shield(self._starting)  # a caller that goes away must not stop it
         worker = await self._idle.get()
         limit = cpu_limit_s or self.cpu_limit_s
         try:

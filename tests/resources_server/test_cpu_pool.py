@@ -105,3 +105,11 @@ async def test_a_call_that_times_out_in_its_caller_leaves_a_clean_pool(pool: Cpu
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(pool.run(echo_after, 1, 0.5), 0.1)
     assert await asyncio.gather(pool.run(echo_after, 2, 0.6), pool.run(echo_after, 3, 0)) == [2, 3]
+
+
+async def test_a_call_cancelled_while_the_pool_starts_leaves_it_working(pool: CpuPool) -> None:
+    """A client that hangs up during the workers' start must not stop the start for everyone."""
+    first = asyncio.ensure_future(pool.run(echo_after, 1, 0))
+    await asyncio.sleep(0.05)  # the workers are still starting
+    first.cancel()
+    assert await pool.run(echo_after, 2, 0) == 2
