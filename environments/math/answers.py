@@ -33,15 +33,19 @@ _UNIT_LETTER = re.compile(rf"(?<=\s)[mgshlLKNJWVACF]{_POWER_AND_PER}(?![A-Za-z{{
 _MATH_WORD = re.compile(
     r"(?<![\\A-Za-z])(?:pi|sqrt|log|ln|exp|sin|cos|tan|inf|infinity|mod)(?![A-Za-z])", re.I
 )
+_ENCLOSED = re.compile(r"^[({](.*)[)}]$")
 _PERCENT_WORD = re.compile(r"\bper\s?cent\b", re.IGNORECASE)
 
 _SIGN = r"(?P<sign>[-+]?)"
 _LITERALS = [
     re.compile(rf"{_SIGN}(?P<int>\d+)"),
     re.compile(rf"{_SIGN}(?P<dec>\d*\.\d+|\d+\.)"),
-    re.compile(rf"{_SIGN}(?P<whole>\d*)\.(?P<fixed>\d*)\\(?:overline|bar)\{{?(?P<repeat>\d+)\}}?"),
     re.compile(
-        rf"{_SIGN}(?P<mixed>\d+)?\\frac(?:\{{(?P<num>[-+]?\d+)\}}\{{(?P<den>\d+)\}}|(?P<n1>\d)(?P<d1>\d))"
+        rf"{_SIGN}(?P<whole>\d*)\.(?P<fixed>\d*)\\(?:overline|bar|dot)\{{?(?P<repeat>\d+)\}}?"
+    ),
+    re.compile(rf"{_SIGN}(?P<whole>\d*)\.(?P<fixed>\d*)\((?P<repeat>\d+)\)"),
+    re.compile(
+        rf"{_SIGN}(?P<mixed>\d+)?\\frac(?:\{{(?P<num>[-+]?\d+)\}}\{{(?P<den>[-+]?\d+)\}}|(?P<n1>\d)(?P<d1>\d))"
     ),
     re.compile(rf"{_SIGN}(?P<slash_num>\d+)/(?P<slash_den>\d+)"),
     re.compile(
@@ -106,11 +110,12 @@ def written_number(text: str) -> WrittenNumber | None:
     if _MATH_WORD.search(body):
         return None  # `3 pi` is not 3
     body = _UNIT_LETTER.sub(" ", _WORDS.sub(" ", body))
-    body = body.strip().rstrip(".").strip()
+    body = body.strip().rstrip(".").strip().strip("*").strip()  # **12**: markdown bold
     if re.search(r"\d\s+[\d.]", body):
         return None
     percent = body.endswith("%")
     body = re.sub(r"\s+", "", body.removesuffix("%"))
+    body = _ENCLOSED.sub(r"\1", body)  # (-3)
     for pattern in _LITERALS:
         match = pattern.fullmatch(body)
         if match is not None:
@@ -157,6 +162,8 @@ def _canonical(match: re.Match[str]) -> WrittenNumber | None:
     denominator = groups.get("den") or groups.get("d1") or groups.get("slash_den")
     assert numerator is not None
     assert denominator is not None
+    if int(denominator) < 0 and groups.get("mixed") is None:  # the sign in the denominator
+        return _fraction(sign, None, -int(numerator), -int(denominator))
     return _fraction(sign, groups.get("mixed"), int(numerator), int(denominator))
 
 

@@ -37,6 +37,11 @@ Why = Literal[
 
 _LATEX_DELIMITED = re.compile(r"^\s*(\$|\\\(|\\\[)")
 _OPERATOR = re.compile(r"[-+*/^]|\\sqrt")
+_FUNCTION = re.compile(
+    r"\\(?:operatorname\s*\{)?(?P<name>(?:arc)?(?:sin|cos|tan|cot|sec|csc)h?|log|ln|lg|[dt]?binom"
+    r"|sum|prod|int|lim)(?![a-z])|(?<![\\!<>=])!(?!=)"
+)
+_SAME_FUNCTION = {"ln": "log", "lg": "log", "dbinom": "binom", "tbinom": "binom"}
 
 
 class UnreadableGold(ValueError):
@@ -92,6 +97,8 @@ def _judge(gold: str, answer: str, prompt: str) -> Why:
         return "unreadable"
     if _restates(answer, gold, prompt):
         return "restated"
+    if _functions(answer) - _functions(gold):
+        return "unsimplified"  # \arctan 1 for \frac{\pi}{4}: sympy would evaluate it
     gold_parsed = _parse_gold(gold)
     if _more_complex(parsed, gold_parsed):
         return "unsimplified"
@@ -183,6 +190,14 @@ def _more_complex(answer: list[Any], gold: list[Any]) -> bool:
     return bool(count_ops(answer_expr) > count_ops(gold_expr))
 
 
+def _functions(text: str) -> set[str]:
+    """The functions `text` applies (`sin`, `log`, `binom`, `!` for a factorial). An answer may
+    use only those of the gold: a grader does not take `\\sin\\frac{\\pi}{3}` for
+    `\\frac{\\sqrt{3}}{2}`, though sympy evaluates both to one value and one size."""
+    names = (match["name"] or "!" for match in _FUNCTION.finditer(text))
+    return {_SAME_FUNCTION.get(name, name) for name in names}
+
+
 def _restates(answer: str, gold: str, prompt: str) -> bool:
     """Whether the answer is an expression copied out of the prompt (`(x+1)^2` for "Expand
     (x + 1)^2"), written differently from the gold."""
@@ -219,6 +234,7 @@ def _plain(text: str) -> str:
     while (unwrapped := _PARENTHESIZED_ATOM.sub(r"\1", text)) != text:
         text = unwrapped
     text = re.sub(r"\s*([^0-9a-z\s\\])\s*", r"\1", text)
+    text = re.sub(r"(\\[a-z]+)\s+", r"\1", text)  # \sqrt 8 as \sqrt{8} reads: \sqrt8
     return re.sub(r"\s+", " ", text).strip()
 
 

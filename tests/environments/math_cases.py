@@ -434,6 +434,48 @@ STRUCTURES = [
     ),
 ]
 
+AUDIT = [
+    *_group(
+        "What is 4 - 7?",
+        ("-3", r"\boxed{(-3)}", True, "a negative number in parentheses"),
+        ("-3", r"The answer is **-3**.", True, "markdown bold, no box"),
+        ("-3", r"**3**", False, "markdown bold, the sign is wrong"),
+    ),
+    *_group(
+        "What is 1 divided by -2?",
+        ("-\\frac{1}{2}", r"\boxed{\frac{1}{-2}}", True, "the minus sign in the denominator"),
+        ("-\\frac{1}{2}", r"\boxed{\frac{1}{-4}}", False, "a wrong denominator"),
+    ),
+    *_group(
+        "Write 1/3 and 1/6 as decimals; give 1/6.",
+        ("\\frac{1}{6}", r"\boxed{0.1\dot{6}}", True, "a repeating digit marked with a dot"),
+        ("\\frac{1}{6}", r"\boxed{0.1(6)}", True, "a repeating digit in parentheses"),
+        ("\\frac{1}{6}", r"\boxed{0.1(7)}", False, "the wrong repeating digit"),
+    ),
+    *_group(
+        "Simplify $\\sqrt{8}$.",
+        ("2\\sqrt{2}", r"\boxed{\sqrt 8}", False, "the question's root, spelled without braces"),
+        ("2\\sqrt{2}", r"\boxed{2 \sqrt 2}", True, "the simplified root without braces"),
+    ),
+    *_group(
+        "Compute $\\arctan 1$.",
+        ("\\frac{\\pi}{4}", r"\boxed{\arctan 1}", False, "the question itself"),
+        ("\\frac{\\pi}{4}", r"\boxed{\arctan(1)}", False, "the question, with parentheses"),
+        ("\\frac{\\pi}{4}", r"\boxed{\tan^{-1} 1}", False, "the question, respelled"),
+        ("\\frac{\\pi}{4}", r"\boxed{\pi/4}", True, "the value"),
+    ),
+    *_group(
+        "Compute $\\sin 60^\\circ$.",
+        ("\\frac{\\sqrt{3}}{2}", r"\boxed{\sin\frac{\pi}{3}}", False, "the sine left unevaluated"),
+        ("\\frac{\\sqrt{3}}{2}", r"\boxed{\frac{\sqrt3}{2}}", True, "the value"),
+    ),
+    *_group(
+        "Solve $e^x = 2$.",
+        ("\\ln 2", r"\boxed{x = \ln 2}", True, "the logarithm the gold uses"),
+        ("\\ln 2", r"\boxed{\ln 3}", False, "the wrong logarithm"),
+    ),
+]
+
 CASES = [
     *ORDINARY,
     *REPEATING_DECIMALS,
@@ -444,4 +486,5 @@ CASES = [
     *CLOSED_FORMS,
     *BOXES,
     *STRUCTURES,
+    *AUDIT,
 ]

@@ -47,6 +47,10 @@ def test_boxes_are_read_whole_in_order() -> None:
         ("x = 30^\\circ", WrittenNumber("30", True)),
         ("60 \\text{ km/h}", WrittenNumber("60", True)),
         ("5 m^2", WrittenNumber("5", True)),
+        ("(-3)", WrittenNumber("-3", True)),
+        ("**12**", WrittenNumber("12", True)),
+        ("\\frac{1}{-2}", WrittenNumber("-\\frac{1}{2}", True)),
+        ("0.1(6)", WrittenNumber("\\frac{1}{6}", True)),
     ],
 )
 def test_written_numbers_read_as_a_grader_reads_them(text: str, number: WrittenNumber) -> None:
@@ -54,7 +58,8 @@ def test_written_numbers_read_as_a_grader_reads_them(text: str, number: WrittenN
 
 
 @pytest.mark.parametrize(
-    "text", ["9 + 3", "3 \\text{ or } 4", "12 100 and 5", "5x", "3 pi", "2^{10}", "1,2", "", "(7)"]
+    "text",
+    ["9 + 3", "3 \\text{ or } 4", "12 100 and 5", "5x", "3 pi", "2^{10}", "1,2", "", "(7)(2)"],
 )
 def test_anything_but_one_number_is_no_written_number(text: str) -> None:
     assert written_number(text) is None
