@@ -219,11 +219,19 @@ def cheats(rows: list[dict[str, Any]]) -> list[Cheat]:
             "an_answer_line_per_letter": "\n".join(f"Answer: {letter}" for letter in letters),
             "right_then_wrong": f"\\boxed{{{gold}}}, or if not, \\boxed{{{other}}}",
             "wrong_then_right": f"Answer: {other}\nAnswer: {gold}",
+            "every_option_under_the_right_label": "\\boxed{"
+            + "; ".join(f"{letter}: {text}" for letter, text in _gold_first(row))
+            + "}",
             "echo_prompt": row["prompt"],
             "empty_box": "\\boxed{}",
         }
         made += [Cheat(id=row["id"], cheat=kind, attempt=text) for kind, text in attempts.items()]
     return made
+
+
+def _gold_first(row: dict[str, Any]) -> list[tuple[str, str]]:
+    pairs = [pair for option in row["options"] for pair in option.items()]
+    return sorted(pairs, key=lambda pair: pair[0] != row["expected_answer"])
 
 
 def main() -> None:

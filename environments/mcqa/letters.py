@@ -45,10 +45,10 @@ def read_answer(
         found = [match.group(1).upper() for match in output_regex.finditer(text)]
         return _one_of(found, options)
     if mode == "strict_single_letter_boxed":
-        return _one_of([_box_letter(box) for box in boxes(text)], options)
+        return _one_of([_box_letter(box, options) for box in boxes(text)], options)
     if mode == "lenient_boxed":
         inside = boxes(text)
-        letters = [_box_letter(box) or _option_named(box, options) for box in inside]
+        letters = [_box_letter(box, options) or _option_named(box, options) for box in inside]
         return _one_of(letters, options)
     if mode == "lenient_answer_colon":
         return _one_of([_answer_letter(line, options) for line in _answer_lines(text)], options)
@@ -74,7 +74,7 @@ def _any_letter(text: str, options: dict[str, str]) -> Reading:
     letter ("B", "(B)", "B.")."""
     inside = boxes(text)
     if inside:
-        return _one_of([_box_letter(box) for box in inside], options)
+        return _one_of([_box_letter(box, options) for box in inside], options)
     lines = _answer_lines(text)
     if lines:
         return _one_of([_answer_letter(line, options) for line in lines], options)
@@ -101,19 +101,33 @@ def _unwrap(text: str) -> str:
     return text
 
 
-def _box_letter(content: str) -> str | None:
+def _box_letter(content: str, options: dict[str, str]) -> str | None:
     """The letter one box (or a whole answer) names: a lone capital with padding (`C`,
     `[C]`, `\\text{C}`), or a capital labelling option text (`E: A polygenic ...`). Two
-    letters (`A, C`) name none; `_one_of` cannot tell them apart from no letter, so they
-    come back as a marker that is no option."""
+    letters (`A, C`, `A) or B`, `A: Paris; B: London`) name none; `_one_of` cannot tell them
+    apart from no letter, so they come back as a marker that is no option."""
     content = _unwrap(content)
     lone = _LONE_LETTER.match(content)
     if lone:
         return lone.group(1) if lone.group(1).isupper() else None
     labelled = _LABELLED.match(content)
     if labelled:
-        return labelled.group(1)
+        letter, label = labelled.groups()
+        return _SEVERAL if _names_another(letter, label, options) else letter
     return _SEVERAL if len(set(_LETTER_WORD.findall(content))) > 1 else None
+
+
+def _names_another(letter: str, label: str, options: dict[str, str]) -> bool:
+    """Whether the text after `letter:` names another option, by its letter or its text: an
+    answer that lists every option under its first label answers nothing."""
+    own = _normalized(options.get(letter, ""))
+    said = _normalized(label).rstrip(".")
+    if own and (own.startswith(said) or said == own):
+        return False
+    rest = label.replace(options.get(letter, ""), " ")
+    others = {other for other in _LETTER_WORD.findall(rest) if other in options} - {letter}
+    texts = [_normalized(text) for other, text in options.items() if other != letter]
+    return bool(others) or any(text and text in said for text in texts)
 
 
 _SEVERAL = "several"
@@ -135,7 +149,7 @@ def _answer_lines(text: str) -> list[str]:
 def _answer_letter(after: str, options: dict[str, str]) -> str | None:
     """What follows `Answer:`: a letter (`B`, `(B)`, `B.`), or exactly one option's text."""
     after = _unwrap(after.splitlines()[0] if after else "")
-    letter = _box_letter(after)
+    letter = _box_letter(after, options)
     if letter is not None:
         return letter
     wanted = _normalized(after.rstrip("."))

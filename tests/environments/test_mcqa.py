@@ -51,6 +51,22 @@ OPTIONS = {
         ("I pick B", "letter", None, "no_answer"),
         ("\\boxed{}", "letter", None, "no_answer"),
         ("\\boxed{A} \\boxed{B} \\boxed{C} \\boxed{E}", "letter", None, "several_letters"),
+        ("\\boxed{A: Karyotyping; B: PCR; C: Methylation}", "letter", None, "several_letters"),
+        ("\\boxed{A) or maybe B}", "strict_single_letter_boxed", None, "several_letters"),
+        ("\\boxed{A-E}", "strict_single_letter_boxed", None, "several_letters"),
+        (
+            "Answer: A. Karyotyping, or Methylation-specific PCR",
+            "lenient_answer_colon",
+            None,
+            "several_letters",
+        ),
+        ("\\boxed{B: PCR}", "strict_single_letter_boxed", "B", "answered"),
+        (
+            "\\boxed{A: Karyotyping (a picture of the chromosomes)}",
+            "lenient_boxed",
+            "A",
+            "answered",
+        ),
     ],
 )
 def test_letters_are_read_as_the_mode_says(
