@@ -105,20 +105,22 @@ async def test_required_tool_choice_makes_a_well_formed_call(url: str) -> None:
     assert set(orjson.loads(call["function"]["arguments"])) == {"a", "b"}
 
 
+TOOLS_TASK: dict[str, Any] = {
+    "id": "tools",
+    "env": "echo",
+    "prompt": "Use the tools to add 2 and 3.",
+    "sampling": {"tool_choice": "required", "temperature": 0.7, "max_tokens": 48, "seed": 3},
+    # A seed whose three forced calls each fit in 48 tokens (the agent derives the sample's
+    # own seed from it).
+}
+
+
 def test_a_multi_turn_tool_episode_is_one_token_sequence() -> None:
-    task = {
-        "id": "tools",
-        "env": "echo",
-        "prompt": "Use the tools to add 2 and 3.",
-        "sampling": {"tool_choice": "required", "temperature": 0.7, "max_tokens": 48, "seed": 3},
-        # A seed whose three forced calls each fit in 48 tokens (the agent derives the
-        # sample's own seed from it).
-    }
     with gym_stack(["echo"], [], envs={"echo": {"agent": {"max_turns": 3}}}) as running:
 
         async def run() -> Any:
             async with AsyncRolloutClient(running.endpoint) as client:
-                return await client.rollout(task)
+                return await client.rollout(TOOLS_TASK)
 
         result = asyncio.run(run())
     assert result.status == "truncated"  # every turn is a forced call, so max_turns ends it
@@ -135,3 +137,30 @@ def test_a_multi_turn_tool_episode_is_one_token_sequence() -> None:
         assert result.prompt_token_ids(index) == view.input_ids[: turn.prompt_length]
     masked = [lp for lp, mask in zip(view.logprobs, view.loss_mask, strict=True) if mask]
     assert masked == [lp for turn in result.turns for lp in turn.completion_logprobs]
+
+
+def test_outgrowing_a_small_context_window_truncates() -> None:
+    """The embedded model's own refusal of a prompt that does not fit ends the episode as
+    truncated with what it generated, as other engines' refusals do."""
+    forced = {**TOOLS_TASK, "sampling": {**TOOLS_TASK["sampling"], "max_tokens": 40}}
+    long = {"id": "long", "env": "echo", "prompt": "hello " * 2000}
+    with gym_stack(
+        ["echo"],
+        [],
+        policy={"embedded_context": 470},
+        envs={"echo": {"agent": {"max_turns": 8}}},
+    ) as running:
+
+        async def run() -> Any:
+            async with AsyncRolloutClient(running.endpoint) as client:
+                return await client.rollouts([forced, long])
+
+        grown, too_long = asyncio.run(run())
+    assert grown.status == "truncated"
+    # the window fills between turns (the next prompt does not fit) or within one (length)
+    assert grown.metrics["truncated_by"] in ("context", "length")
+    assert 1 <= len(grown.turns) < 8
+    assert grown.reward is not None
+    assert too_long.status == "truncated"
+    assert too_long.metrics["truncated_by"] == "context"
+    assert too_long.turns == []
