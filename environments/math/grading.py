@@ -12,6 +12,7 @@ is the model's mistake and scores 0.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -126,8 +127,27 @@ def _judge_number(gold: WrittenNumber, answer: WrittenNumber) -> Why:
 def _compare(gold: list[Any], answer: list[Any]) -> Why:
     if not answer:
         return "unreadable"
+    answer = _as_sets(answer, gold)
     equal = _math_verify().verify(gold, answer, timeout_seconds=None, raise_on_error=True)
     return "equal" if equal else "different"
+
+
+def _as_sets(answer: list[Any], gold: list[Any]) -> list[Any]:
+    """An inequality in one variable read as the set it describes (`x < 2` as `(-\\infty, 2)`)
+    when the gold is a set: math-verify matches an interval to a gold inequality, not the
+    other way round."""
+    from sympy import And, Set
+    from sympy.core.relational import Relational
+
+    if not any(isinstance(item, Set) for item in gold):
+        return answer
+    read = []
+    for item in answer:
+        if isinstance(item, Relational | And) and len(item.free_symbols) == 1:
+            with contextlib.suppress(NotImplementedError):  # else compared as written
+                item = item.as_set()
+        read.append(item)
+    return read
 
 
 @functools.cache

@@ -470,6 +470,17 @@ AUDIT = [
         ("\\frac{\\sqrt{3}}{2}", r"\boxed{\frac{\sqrt3}{2}}", True, "the value"),
     ),
     *_group(
+        "Solve $3 - x > 1$.",
+        ("(-\\infty, 2)", r"\boxed{x < 2}", True, "the interval as an inequality"),
+        ("(-\\infty, 2)", r"\boxed{x \le 2}", False, "a closed end where it is open"),
+        ("(-\\infty, 2)", r"\boxed{x > 2}", False, "the inequality reversed"),
+    ),
+    *_group(
+        "Solve $2 \\le 2x < 10$.",
+        ("[1, 5)", r"\boxed{1 \le x < 5}", True, "the interval as a double inequality"),
+        ("[1, 5)", r"\boxed{1 < x < 5}", False, "an open end where it is closed"),
+    ),
+    *_group(
         "Solve $e^x = 2$.",
         ("\\ln 2", r"\boxed{x = \ln 2}", True, "the logarithm the gold uses"),
         ("\\ln 2", r"\boxed{\ln 3}", False, "the wrong logarithm"),
