@@ -48,7 +48,8 @@ class CallFailed(Exception):
 
 class _CpuBudgetSpent(BaseException):
     """Raised inside a worker by SIGPROF. A BaseException, so that library code catching
-    `Exception` (as math-verify does) cannot swallow it."""
+    `Exception` (as math-verify does) cannot swallow it; a call that swallows it anyway (a
+    bare `except:`) still ends over budget, never with the answer it made up."""
 
 
 class CpuPool:
@@ -194,8 +195,15 @@ class _Worker:
 _armed = False
 
 
+_spent = False
+"""Set when the budget ran out during the current call, even if the call swallowed the
+exception (a bare `except:`, as some scorers have): its answer then does not count."""
+
+
 def _on_sigprof(signum: int, frame: object) -> None:
+    global _spent
     if _armed:
+        _spent = True
         raise _CpuBudgetSpent
 
 
@@ -220,15 +228,16 @@ def _worker_main(conn: Connection, preload: list[str]) -> None:
 def _run_with_budget(
     fn: Callable[..., Any], args: tuple[Any, ...], cpu_limit_s: float
 ) -> tuple[str, Any]:
-    global _armed
-    _armed = True
+    global _armed, _spent
+    _armed, _spent = True, False
     signal.setitimer(signal.ITIMER_PROF, cpu_limit_s)
     try:
-        return ("ok", fn(*args))
+        reply = ("ok", fn(*args))
     except _CpuBudgetSpent:
         return ("cpu_limit", None)
     except Exception as error:
-        return ("error", f"{type(error).__name__}: {error}")
+        reply = ("error", f"{type(error).__name__}: {error}")
     finally:
         _armed = False
         signal.setitimer(signal.ITIMER_PROF, 0)
+    return ("cpu_limit", None) if _spent else reply

@@ -30,6 +30,15 @@ def swallow_everything(seconds: float) -> str:
     return "finished"
 
 
+def swallow_even_the_budget(seconds: float) -> str:
+    """A bare `except:` (some scorers have one) catches the budget's exception too."""
+    try:
+        spin(seconds)
+    except BaseException:
+        return "swallowed"
+    return "finished"
+
+
 def sleep_wall(seconds: float) -> str:
     time.sleep(seconds)
     return "slept"
@@ -55,6 +64,9 @@ async def test_the_budget_counts_cpu_time(pool: CpuPool) -> None:
     assert await pool.run(swallow_everything, 0.1) == "finished"
     with pytest.raises(CpuTimeExceeded):
         await pool.run(swallow_everything, 5.0)
+    with pytest.raises(CpuTimeExceeded):
+        await pool.run(swallow_even_the_budget, 5.0)
+    assert await pool.run(swallow_even_the_budget, 0.1) == "finished"
 
 
 async def test_waiting_is_not_work(pool: CpuPool) -> None:
