@@ -481,6 +481,10 @@ AUDIT = [
         ("[1, 5)", r"\boxed{1 < x < 5}", False, "an open end where it is closed"),
     ),
     *_group(
+        "How many ways can 4 books be ordered on a shelf?",
+        ("24", r"\boxed{4!}", False, "the factorial left unevaluated"),
+    ),
+    *_group(
         "Solve $e^x = 2$.",
         ("\\ln 2", r"\boxed{x = \ln 2}", True, "the logarithm the gold uses"),
         ("\\ln 2", r"\boxed{\ln 3}", False, "the wrong logarithm"),
