@@ -105,9 +105,10 @@ def build_app(
     metrics = app.state.metrics
     metrics.gauge("sessions_open", "Sessions alive now.").set_function(lambda: len(sessions))
 
-    async def session_or_404(session_id: str) -> Session:
+    async def session_or_404(session_id: str, close: bool = False) -> Session:
+        """The session (closed at once when `close`: nothing will change it any more)."""
         try:
-            return await sessions.get(session_id)
+            return await (sessions.take(session_id) if close else sessions.get(session_id))
         except UnknownSession:
             raise HTTPException(
                 404,
@@ -209,13 +210,9 @@ def build_app(
 
     @app.post("/sessions/{session_id}/verify", response_model=VerifyResponse)
     async def verify(session_id: str, request: VerifyRequest) -> Response:
-        session = await session_or_404(session_id)
+        session = await session_or_404(session_id, close=request.close)
         trajectory = Trajectory(messages=request.messages, turns=request.turns)
-        try:
-            return json_response(await judged(session.task, trajectory, session.state))
-        finally:
-            if request.close:
-                await sessions.close(session_id)
+        return json_response(await judged(session.task, trajectory, session.state))
 
     @app.delete("/sessions/{session_id}")
     async def close_session(session_id: str) -> dict[str, bool]:

@@ -69,6 +69,11 @@ class SessionStore(ABC):
         """The session, its idle clock reset. Raises `UnknownSession`."""
 
     @abstractmethod
+    async def take(self, session_id: str) -> Session:
+        """The session, closed in the same step (a last call that needs it once more).
+        Raises `UnknownSession`."""
+
+    @abstractmethod
     async def save(self, session: Session) -> None:
         """Keep the session's state as it is now (after a tool or `respond` ran on it)."""
 
@@ -108,6 +113,12 @@ class LocalSessions(SessionStore):
             raise UnknownSession(session_id) from None
         session.touched = time.monotonic()
         return session
+
+    async def take(self, session_id: str) -> Session:
+        try:
+            return self._sessions.pop(session_id)
+        except KeyError:
+            raise UnknownSession(session_id) from None
 
     async def save(self, session: Session) -> None:
         """Nothing to do: the tools changed the session's own state object."""

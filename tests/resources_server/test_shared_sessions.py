@@ -3,6 +3,7 @@ cluster, as two replicas of an environment see them."""
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 
 import pytest
@@ -23,6 +24,16 @@ def test_a_shard_keeps_sessions_until_removed_and_reports_its_size() -> None:
     assert shard.remove("a") == (True, 1)
     assert shard.remove("a") == (False, 1)
     assert shard.get("a") is None
+
+
+def test_a_batch_runs_in_order_and_answers_each_operation() -> None:
+    shard = SessionShard(ttl_s=60)
+    answers, size = shard.apply(
+        [("put", "a", b"1"), ("get", "a"), ("put", "b", b"2"), ("take", "a"), ("get", "a")]
+    )
+    assert answers == [1, b"1", 2, b"1", None]
+    assert size == 1
+    assert shard.apply([("remove", "b"), ("take", "b")]) == ([(True, 0), None], 0)
 
 
 def test_idle_sessions_expire_on_the_next_call() -> None:
@@ -56,3 +67,51 @@ async def test_two_replicas_see_one_session_through_the_shards(ray_cluster: str)
     finally:
         for name in shards.names:
             ray.kill(ray.get_actor(name, namespace=shards.namespace))
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+async def test_each_operation_of_a_batch_gets_its_own_answer(ray_cluster: str) -> None:
+    """Operations batched into one Ray call must each reach their own caller: a session read
+    answered with another's state would be scored against the wrong task."""
+    import ray
+
+    shards = SessionShards(namespace="rl_gym", names=["test-batched-0"])
+    store = SharedSessions(60, shards)
+    try:
+        opened = await asyncio.gather(
+            *(store.open(EchoTask(id=f"t{n}"), _notes(n=str(n))) for n in range(64))
+        )
+        seen = await asyncio.gather(*(store.get(session.id) for session in opened))
+        assert [s.task.id for s in seen] == [f"t{n}" for n in range(64)]
+        assert [s.state.entries for s in seen] == [{"n": str(n)} for n in range(64)]
+        taken = await asyncio.gather(*(store.take(session.id) for session in opened[:32]))
+        assert [s.id for s in taken] == [s.id for s in opened[:32]]
+        assert len(store) == 32  # as the shard reported it with its last answer
+        with pytest.raises(UnknownSession):
+            await store.get(opened[0].id)
+
+        # A shard that dies fails the calls it held; later calls reach its restart.
+        ray.kill(ray.get_actor(shards.names[0], namespace=shards.namespace), no_restart=False)
+        lost = await asyncio.gather(
+            *(store.get(session.id) for session in opened[32:40]), return_exceptions=True
+        )
+        for session, answer in zip(opened[32:40], lost, strict=True):  # answered, or failed
+            assert isinstance(answer, ray.exceptions.RayError | UnknownSession) or (
+                answer.id == session.id and answer.task.id == session.task.id
+            )
+        for _ in range(40):  # until the restarted shard answers
+            try:
+                reopened = await store.open(EchoTask(id="after"), Notes())
+                break
+            except ray.exceptions.RayError:
+                await asyncio.sleep(0.25)
+        assert (await store.get(reopened.id)).task.id == "after"
+    finally:
+        ray.kill(ray.get_actor(shards.names[0], namespace=shards.namespace))
+
+
+def _notes(**entries: str) -> Notes:
+    notes = Notes()
+    notes.entries.update(entries)
+    return notes
