@@ -21,6 +21,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse
 import ast
 import asyncio
+import importlib.util
 import inspect
 import itertools
 import json
@@ -84,7 +85,12 @@ def parse_args() -> Args:
         flag = "--" + field.name.replace("_", "-")
         kind = type(field.default)
         parser.add_argument(flag, type=kind, default=field.default, help=docs.get(field.name))
-    return Args(**vars(parser.parse_args()))
+    args = Args(**vars(parser.parse_args()))
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        parser.error(
+            "--plot needs matplotlib: pip install matplotlib"
+        )  # before minutes of training
+    return args
 
 
 # THE TASKS: "What is 3 + 5?" in the math environment's format; its verifier grades the answer.

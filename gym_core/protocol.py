@@ -432,12 +432,14 @@ MAX_POLICY_VERSION = 2**53
 """Versions stay exact in every JSON reader (a double holds integers up to 2^53)."""
 
 PolicyVersion = Annotated[int, Field(ge=0, le=MAX_POLICY_VERSION)]
+StrictPolicyVersion = Annotated[int, Field(ge=0, le=MAX_POLICY_VERSION, strict=True)]
+"""A version in a trainer's request body: a JSON integer only (lax parsing reads `true` as 1)."""
 
 
 class SetPolicyVersion(Model):
     """Body of `POST /v1/policy/version`."""
 
-    version: PolicyVersion
+    version: StrictPolicyVersion
 
 
 class PausePolicy(Model):
@@ -454,7 +456,7 @@ class PausePolicy(Model):
 class ResumePolicy(Model):
     """Body of `POST /v1/policy/resume` (optional)."""
 
-    version: PolicyVersion | None = None
+    version: StrictPolicyVersion | None = None
     """Set the version in the same call (the weights that were swapped in while paused)."""
 
 

@@ -144,6 +144,9 @@ def field_errors(errors: Sequence[Any]) -> str:
     lines = []
     for error in errors:
         loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+        if error.get("type") == "json_invalid":  # its loc holds a character position, no field
+            lines.append(f"body: not valid JSON (at character {'.'.join(loc) or 0})")
+            continue
         lines.append(f"{'.'.join(loc) or 'body'}: {error.get('msg', 'invalid')}")
     return "; ".join(lines)
 

@@ -193,6 +193,11 @@ def engine_base_url(url: str) -> str:
         raise ValueError(
             f"expected an http(s) URL such as http://host:8000, got {redact_url(url)!r}"
         )
+    if parts.path.endswith("/completions"):
+        raise ValueError(
+            f"expected the engine's base URL (http://host:8000 or http://host:8000/v1), not one "
+            f"of its endpoints: got {redact_url(url)!r}"
+        )
     return base
 
 

@@ -45,7 +45,12 @@ from gym_core.errors import (
 )
 from gym_core.http_client import PROCESSED_HEADER, HttpClient
 from gym_core.open_files import open_files_needed, raise_open_file_limit
-from gym_core.protocol import EngineHealth, PausePolicy, PolicyState, PolicyVersion
+from gym_core.protocol import (
+    EngineHealth,
+    PausePolicy,
+    PolicyState,
+    StrictPolicyVersion,
+)
 from gym_core.redaction import redact
 from gym_core.service import create_service_app
 from gym_core.settings import PolicyServerSettings, parse_settings
@@ -113,13 +118,13 @@ class CompletionShape(BaseModel):
 class SetVersion(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: PolicyVersion
+    version: StrictPolicyVersion
 
 
 class Resume(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    policy_version: PolicyVersion | None = None
+    policy_version: StrictPolicyVersion | None = None
 
 
 def create_app(raw_settings: dict[str, Any]) -> FastAPI:

@@ -5,13 +5,22 @@ binarized (see README.md, Grading)."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 from pydantic import Field, JsonValue, field_validator, model_validator
 
 from environments.reasoning_gym.generate import FAMILIES
 from environments.reasoning_gym.scoring import Grade, grade
+from gym_core.errors import ConfigError
 from resources_server import ResourcesServer, TaskFields, Trajectory, Verdict
+
+if importlib.util.find_spec("reasoning_gym") is None:
+    # An extra, not a dependency: it compiles C on install (pyproject.toml).
+    raise ConfigError(
+        "the reasoning_gym environment needs the reasoning-gym package: "
+        "pip install 'rl-gym[reasoning-gym]'"
+    )
 
 
 class ReasoningGymTask(TaskFields):

@@ -91,16 +91,21 @@ def test_the_policy_state_and_version_are_reached_through_the_rollout_endpoint(
 
 async def test_bad_versions_are_422_naming_the_field(stack: Running) -> None:
     async with HttpClient() as http:
-        for body in (
-            b'{"version": -1}',
-            b'{"version": 18446744073709551616}',
-            b'{"version": "x"}',
-            b"{}",
+        before = (await http.get(f"{stack.endpoint}/v1/policy"))["version"]
+        for path, body in (
+            ("version", b'{"version": -1}'),
+            ("version", b'{"version": 18446744073709551616}'),
+            ("version", b'{"version": "x"}'),
+            ("version", b"{}"),
+            ("version", b'{"version": true}'),  # not version 1
+            ("version", b'{"version": "7"}'),
+            ("resume", b'{"version": true}'),
         ):
             with pytest.raises(ServiceRejected) as caught:
-                await http.post(f"{stack.endpoint}/v1/policy/version", body)
+                await http.post(f"{stack.endpoint}/v1/policy/{path}", body)
             assert caught.value.status == 422
             assert "version" in str(caught.value)
+        assert (await http.get(f"{stack.endpoint}/v1/policy"))["version"] == before
 
 
 async def test_pause_holds_new_generations_without_counting_against_timeouts(

@@ -4,6 +4,8 @@ the bundled tasks, and the service over loopback."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -147,3 +149,16 @@ async def test_a_bad_row_is_refused_naming_the_field(
 ) -> None:
     with pytest.raises(ServiceRejected, match=re.escape(field)):
         await verify(url, {**task, **change}, "<answer>1</answer>")
+
+
+def test_without_the_package_the_server_names_the_extra_to_install() -> None:
+    """reasoning-gym is an extra (it compiles C on install): `gym serve reasoning_gym`
+    without it is one line naming the extra, not an import traceback."""
+    hidden = "import sys; sys.modules['reasoning_gym'] = None; "
+    load = "import environments.reasoning_gym.server"
+    finished = subprocess.run(
+        [sys.executable, "-c", hidden + load], capture_output=True, text=True, check=False
+    )
+    assert finished.returncode != 0
+    assert "ConfigError" in finished.stderr
+    assert "pip install 'rl-gym[reasoning-gym]'" in finished.stderr

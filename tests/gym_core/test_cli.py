@@ -150,6 +150,10 @@ def test_rollout_uses_servers_already_running(engine: str, tmp_path: Path) -> No
     [
         (["rollout", "maht", "--out", "x.jsonl"], "Did you mean 'math'?"),
         (["serve", "maht", "--policy-url", "http://127.0.0.1:1"], "Did you mean 'math'?"),
+        (
+            ["serve", "math", "--policy-url", "http://127.0.0.1:1/v1/chat/completions"],
+            "policy.engine_urls: expected the engine's base URL (http://host:8000 or",
+        ),
         (["serve", "math", "--host", "0.0.0.0"], "set serve.token"),
         (["serve", "math", "--replicas", "math=2"], "--replicas: replicas run on a cluster"),
         (

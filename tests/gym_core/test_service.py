@@ -104,6 +104,16 @@ async def test_422_names_the_field(service: tuple[str, str | None]) -> None:
     assert '"error":"count: Input should be a valid integer' in text
 
 
+async def test_a_body_that_is_not_json_is_a_422_saying_so(service: tuple[str, str | None]) -> None:
+    url, token = service
+    json_type = {"Content-Type": "application/json"}
+    status, text = await call(
+        url, "POST", "/items", token, data=b'{"name": oops}', headers=json_type
+    )
+    assert status == 422
+    assert '"error":"body: not valid JSON (at character 9)"' in text
+
+
 async def test_an_unhandled_error_is_a_500_without_a_traceback(
     service: tuple[str, str | None],
 ) -> None:

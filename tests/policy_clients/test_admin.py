@@ -77,6 +77,8 @@ async def status_of(url: str, body: dict[str, Any], token: str | None = None) ->
         ("/admin/policy_version", {"version": MAX_POLICY_VERSION + 1}),
         ("/admin/policy_version", {"version": -1}),
         ("/admin/resume", {"policy_version": 2**64}),
+        ("/admin/policy_version", {"version": True}),
+        ("/admin/resume", {"policy_version": True}),
     ],
 )
 async def test_versions_beyond_the_bound_are_422_and_generation_goes_on(
