@@ -18,9 +18,11 @@ from gym_core.nemo_rows import is_nemo_row, task_fields_from_nemo_row
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 
-SafeId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
-"""A name a trainer gives (a batch, a group): letters, digits and `._:-`, so that it fits in
-a URL path and an HTTP header."""
+SafeId = Annotated[
+    str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_:-][A-Za-z0-9._:-]*$")
+]
+"""A name a trainer gives (a batch, a group): letters, digits and `._:-`, not starting with a
+dot, so that it fits in a URL path (where `.` and `..` would be normalised away) and a header."""
 
 RolloutStatus = Literal["completed", "truncated", "failed"]
 """`completed`: the episode ended as the environment intended (a final answer, or the

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from gym_core.protocol import Message, SamplingParams, Task
+from gym_core.protocol import Message, RolloutsRequest, SamplingParams, Task
 
 PEER_ROWS = Path(__file__).resolve().parents[1] / "environments" / "peer_rows"
 """NeMo Gym's example rows, vendored (Apache-2.0, see the NOTICE there)."""
@@ -105,3 +105,18 @@ def test_request_sampling_overrides_task_sampling() -> None:
     assert merged.max_tokens == 10
     assert merged.model_extra == {"top_k": 5}
     assert base.merged(None) is base
+
+
+@pytest.mark.parametrize("name", [".", "..", ".hidden", "a b", "a/b", "", "x" * 129])
+def test_a_batch_id_that_a_url_path_would_change_is_refused(name: str) -> None:
+    with pytest.raises(ValidationError, match="batch_id"):
+        RolloutsRequest.model_validate(
+            {"tasks": [{"id": "t", "env": "math", "prompt": "hi"}], "batch_id": name}
+        )
+
+
+def test_a_batch_id_may_hold_dots_after_its_first_character() -> None:
+    request = RolloutsRequest.model_validate(
+        {"tasks": [{"id": "t", "env": "math", "prompt": "hi"}], "batch_id": "step-12.retry_2:a"}
+    )
+    assert request.batch_id == "step-12.retry_2:a"
