@@ -79,6 +79,9 @@ NAMESPACE = "rl_gym"
 APP_PREFIX = "gym-"
 """Serve application names are cluster-wide: ours are `gym-agent`, `gym-env-math`, ..."""
 MAX_SESSION_SHARDS = 8
+REPLICAS_PER_SHARD = 4
+"""One shard actor answers a few replicas: batches grow with the replicas a shard serves, and
+a shard's batched call costs far less than one call per replica."""
 HEALTH_POLL_S = 0.25
 STOP_TIMEOUT_S = 30.0
 GRACEFUL_SHUTDOWN_S = 5.0
@@ -477,8 +480,9 @@ def _service(app: str) -> str:
 
 
 def _shard_names(service: str, replicas: ReplicaSettings) -> list[str]:
-    """One shard per replica at most (up to `MAX_SESSION_SHARDS`), at least one."""
-    count = min(MAX_SESSION_SHARDS, max(replicas.replicas, replicas.max_replicas or 0))
+    """One shard per `REPLICAS_PER_SHARD` replicas (up to `MAX_SESSION_SHARDS`), at least one."""
+    most = max(replicas.replicas, replicas.max_replicas or 0)
+    count = min(MAX_SESSION_SHARDS, max(1, -(-most // REPLICAS_PER_SHARD)))
     return [f"{APP_PREFIX}sessions-{service}-{index}" for index in range(count)]
 
 

@@ -36,6 +36,9 @@ from tests.agent_server.test_episode import RULES as EPISODE_RULES
 from tests.conftest import ECHO_ENVS, make_config, scripted_engine
 from tests.fixtures.serving import ROOT, gym_serving_checkout
 
+URLS = {"policy": "http://p/policy", "env-echo": "http://p/env/echo", "agent": "http://p"}
+"""Where the launcher would say each service answers."""
+
 
 def test_services_answer_under_their_prefixes() -> None:
     assert route_prefix(AGENT) == "/"
@@ -78,16 +81,23 @@ def cluster_config(**echo: Any) -> GymConfig:
 
 def test_resources_replicas_share_sessions_and_get_a_cpu_worker_per_cpu() -> None:
     config = cluster_config(replicas=3, num_cpus=2)
-    urls = {"policy": "http://p/policy", "env-echo": "http://p/env/echo", "agent": "http://p"}
     specs = {
         spec.name: spec
-        for spec in cluster_specs(config, ["echo"], urls, replica_settings(config, ["echo"]))
+        for spec in cluster_specs(config, ["echo"], URLS, replica_settings(config, ["echo"]))
     }
     echo = specs["env-echo"].settings
     assert echo["cpu_workers"] == 2
-    assert len(echo["session_shards"]["names"]) == 3
+    assert len(echo["session_shards"]["names"]) == 1  # a shard serves up to 4 replicas
     assert specs["agent"].settings["envs"]["echo"]["url"] == "http://p/env/echo"
     assert specs["agent"].settings["policy_url"] == "http://p/policy"
+
+
+@pytest.mark.parametrize(("replicas", "shards"), [(1, 1), (4, 1), (5, 2), (40, 8)])
+def test_a_session_shard_serves_a_few_replicas(replicas: int, shards: int) -> None:
+    config = cluster_config(replicas=replicas)
+    specs = cluster_specs(config, ["echo"], URLS, replica_settings(config, ["echo"]))
+    echo = next(spec for spec in specs if spec.name == "env-echo")
+    assert len(echo.settings["session_shards"]["names"]) == shards
 
 
 def test_the_policy_server_runs_one_replica() -> None:
