@@ -15,7 +15,7 @@ verified in one call with no session (two hops: the policy, the verifier). `--en
 math-verify's real verification in the CPU workers.
 `--mode batch` sends one streaming `/v1/rollouts` request (a trainer's way; C is the agent
 server's concurrency limit); `--mode single` keeps C `/v1/rollout` requests in flight (the
-way `gym rollout` collects).
+way `gym rollout` collects). `--samples K` sends each task K times, as a GRPO group.
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ TASKS = {
 }
 
 
-async def run_batch(endpoint: str, rows: list[dict]) -> list[RolloutResult]:
+async def run_batch(endpoint: str, rows: list[dict], samples: int = 1) -> list[RolloutResult]:
     async with AsyncRolloutClient(endpoint) as client:
-        return [result async for result in client.stream(rows)]
+        return [result async for result in client.stream(rows, samples)]
 
 
 async def run_single(endpoint: str, rows: list[dict], concurrency: int) -> list[RolloutResult]:
@@ -103,7 +103,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--mode", choices=["batch", "single"], default="batch")
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument(
+        "--samples", type=int, default=1, help="samples per task (a GRPO group); batch mode"
+    )
     args = parser.parse_args()
+    if args.samples < 1 or args.rollouts % args.samples:
+        parser.error("--samples must divide --rollouts")
+    if args.samples > 1 and args.mode != "batch":
+        parser.error("--samples needs --mode batch (a group is one request's)")
 
     with instant_engine() as engine:
         engines = {child.pid for child in psutil.Process().children()}
@@ -111,7 +118,7 @@ def main() -> None:
         with gym_stack([args.env], [engine], **overrides) as running:
             make = TASKS[args.env]
             warm = [make(i) for i in range(args.warmup)]
-            rows = [make(i) for i in range(args.rollouts)]
+            rows = [make(i) for i in range(args.rollouts // args.samples)]
             if args.mode == "batch":
                 asyncio.run(run_batch(running.endpoint, warm))
             else:
@@ -123,7 +130,7 @@ def main() -> None:
             ]
             cpu_before, started = cpu_seconds(services), time.perf_counter()
             if args.mode == "batch":
-                results = asyncio.run(run_batch(running.endpoint, rows))
+                results = asyncio.run(run_batch(running.endpoint, rows, args.samples))
             else:
                 results = asyncio.run(run_single(running.endpoint, rows, args.concurrency))
             elapsed = time.perf_counter() - started
@@ -134,7 +141,7 @@ def main() -> None:
     policy = [r.timing.policy_s * 1000 for r in results]
     print(
         f"command: python -m bench.throughput --env {args.env} --rollouts {args.rollouts} "
-        f"--concurrency {args.concurrency} --mode {args.mode}"
+        f"--concurrency {args.concurrency} --mode {args.mode} --samples {args.samples}"
     )
     print(
         f"rollouts: {len(results)} ({len(failed)} failed), mean reward "

@@ -8,8 +8,9 @@ messages (tool outputs, the user's next message) and the generation prompt. Past
 never rendered again, so a template that rewrites history (drops earlier reasoning, re-renders
 tool calls) cannot change what the model saw.
 
-The new messages' ids come from the model's own template and tokenizer (the engine's),
-rendered after a fixed stand-in exchange whose ids are then cut off:
+The new messages' ids come from the model's own template and tokenizer (the engine's; a
+rendering that several requests ask for, a GRPO group's first prompt, is asked of it once:
+`renderings.py`), rendered after a fixed stand-in exchange whose ids are then cut off:
 
     render([user, assistant "a", *new], with the generation prompt)
       = <user turn> <assistant header> "a" <closing> <new messages> <generation prompt>
@@ -41,6 +42,7 @@ import orjson
 from gym_core.chat_api import TokenPrefix
 from gym_core.protocol import PromptMode
 from policy_clients.engines.base import Engine, TokenPrompts, chat_completion
+from policy_clients.renderings import Renderings
 from policy_clients.tool_calls import assistant_reply, fold_tools_into_text
 
 __all__ = ["TokenChat", "TokenChats", "chat_by_messages"]
@@ -74,6 +76,7 @@ class TokenChat:
         self.engine = engine
         self.model = model
         self._frames: OrderedDict[bytes, Frame] = OrderedDict()
+        self._renderings = Renderings()
 
     async def complete(self, request: dict[str, Any], prefix: TokenPrefix) -> dict[str, Any]:
         """A `chat.completion` (with `prompt_mode`) for `request`, continuing `prefix`."""
@@ -128,7 +131,10 @@ class TokenChat:
     ) -> list[int]:
         if frame.fold_tools:
             messages, tools = fold_tools_into_text(messages, tools), None
-        return await self.engine.chat_ids(messages, tools, add_generation_prompt=generation)
+        key = orjson.dumps([messages, tools, generation], option=orjson.OPT_SORT_KEYS)
+        return await self._renderings.get(
+            key, lambda: self.engine.chat_ids(messages, tools, add_generation_prompt=generation)
+        )
 
     async def _frame(self, tools: Tools) -> Frame:
         key = orjson.dumps(tools, option=orjson.OPT_SORT_KEYS)

@@ -16,7 +16,7 @@ from gym_core.http_client import HttpClient
 from gym_core.rollout_client import AsyncRolloutClient
 from gym_core.token_view import build_token_view
 from policy_clients.scripted import IM_END, detokenize, tokenize
-from tests.conftest import gym_stack, scripted_engine
+from tests.conftest import gym_stack, metric, scripted_engine
 from tests.policy_clients.test_gateway import policy_server
 
 RULES: list[dict[str, Any]] = [
@@ -100,6 +100,18 @@ async def test_the_first_turn_renders_like_the_chat_api(gateway: str) -> None:
     [call] = by_tokens["choices"][0]["message"]["tool_calls"]
     assert call["function"]["name"] == "echo"
     assert by_tokens["choices"][0]["finish_reason"] == "tool_calls"
+
+
+async def test_a_group_prompt_is_rendered_by_the_engine_once(engine: str, gateway: str) -> None:
+    await chat(gateway, FIRST, rl_gym_prefix={})  # the template's frame is measured by now
+    group = [{"role": "user", "content": "echo please, for a group of 8"}]
+    before = metric(engine, "requests_total", 'route="/tokenize"')
+    answers = await asyncio.gather(*(chat(gateway, group, rl_gym_prefix={}) for _ in range(8)))
+    assert metric(engine, "requests_total", 'route="/tokenize"') - before == 1
+    by_messages = await chat(gateway, group)
+    assert {tuple(answer["prompt_token_ids"]) for answer in answers} == {
+        tuple(by_messages["prompt_token_ids"])
+    }
 
 
 @pytest.mark.parametrize(
