@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 from array import array
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 
 __all__ = ["MAX_IDS", "Renderings"]
 
 MAX_IDS = 1_000_000
-"""Token ids kept at most (4 MB): a thousand prompts of a thousand tokens."""
+"""Token ids kept at most (8 MB): a thousand prompts of a thousand tokens."""
 
 Render = Callable[[], Awaitable[list[int]]]
 
@@ -31,11 +31,11 @@ class Renderings:
 
     def __init__(self, max_ids: int = MAX_IDS) -> None:
         self.max_ids = max_ids
-        self._kept: OrderedDict[bytes, array[int]] = OrderedDict()
+        self._kept: OrderedDict[Hashable, array[int]] = OrderedDict()
         self._held = 0
-        self._in_flight: dict[bytes, asyncio.Task[array[int]]] = {}
+        self._in_flight: dict[Hashable, asyncio.Task[array[int]]] = {}
 
-    async def get(self, key: bytes, render: Render) -> list[int]:
+    async def get(self, key: Hashable, render: Render) -> list[int]:
         """The ids for `key`: kept, being rendered for another request, or `render()`ed now.
 
         A request that is cancelled while it waits leaves the rendering running for the others.
@@ -50,7 +50,7 @@ class Renderings:
             task.add_done_callback(_retrieve)
         return (await asyncio.shield(task)).tolist()
 
-    async def _render(self, key: bytes, render: Render) -> array[int]:
+    async def _render(self, key: Hashable, render: Render) -> array[int]:
         try:
             ids = array("q", await render())
         finally:
@@ -58,7 +58,7 @@ class Renderings:
         self._keep(key, ids)
         return ids
 
-    def _keep(self, key: bytes, ids: array[int]) -> None:
+    def _keep(self, key: Hashable, ids: array[int]) -> None:
         if len(ids) > self.max_ids:
             return
         self._kept[key] = ids

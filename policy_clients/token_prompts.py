@@ -63,6 +63,8 @@ Tools = list[dict[str, Any]] | None
 class Frame:
     """What one template does around a turn, for one tool set."""
 
+    tools_key: bytes
+    """The tool set, serialized once: the frames' key and part of every rendering's."""
     fold_tools: bool
     """The template ignores tools: RL Gym describes them in the messages instead."""
     user_ids: list[int]
@@ -129,30 +131,32 @@ class TokenChat:
     async def _ids(
         self, frame: Frame, messages: Messages, tools: Tools, *, generation: bool
     ) -> list[int]:
-        if frame.fold_tools:
-            messages, tools = fold_tools_into_text(messages, tools), None
-        key = orjson.dumps([messages, tools, generation], option=orjson.OPT_SORT_KEYS)
-        return await self._renderings.get(
-            key, lambda: self.engine.chat_ids(messages, tools, add_generation_prompt=generation)
-        )
+        async def render() -> list[int]:
+            shown, given = messages, tools
+            if frame.fold_tools:
+                shown, given = fold_tools_into_text(messages, tools), None
+            return await self.engine.chat_ids(shown, given, add_generation_prompt=generation)
+
+        asked = orjson.dumps([messages, generation], option=orjson.OPT_SORT_KEYS)
+        return await self._renderings.get((frame.tools_key, asked), render)
 
     async def _frame(self, tools: Tools) -> Frame:
         key = orjson.dumps(tools, option=orjson.OPT_SORT_KEYS)
         frame = self._frames.get(key)
         if frame is None:
-            frame = self._frames[key] = await self._measure(tools)
+            frame = self._frames[key] = await self._measure(tools, key)
             while len(self._frames) > MAX_TOOL_SETS:
                 self._frames.popitem(last=False)
         return frame
 
-    async def _measure(self, tools: Tools) -> Frame:
+    async def _measure(self, tools: Tools, tools_key: bytes) -> Frame:
         fold = False
         if tools:
             told = await self.engine.chat_ids([_USER], tools, add_generation_prompt=False)
             untold = await self.engine.chat_ids([_USER], None, add_generation_prompt=False)
             fold = told == untold
-        draft = Frame(fold_tools=fold, user_ids=[])
-        return Frame(fold, await self._ids(draft, [_USER], tools, generation=False))
+        draft = Frame(tools_key, fold_tools=fold, user_ids=[])
+        return Frame(tools_key, fold, await self._ids(draft, [_USER], tools, generation=False))
 
 
 class TokenChats:
